@@ -1,0 +1,78 @@
+"""The ``grasp6d`` command line: one subcommand per module in :mod:`grasp6d_core.commands`.
+
+Each command module defines ``NAME``, ``HELP`` and ``add_arguments(parser)`` plus ``run(args) -> int``. They
+are imported lazily (only the chosen one), so ``grasp6d --help`` stays fast and a command whose heavy
+dependency is missing fails alone, with its own message.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+
+import grasp6d_core.commands as commands_package
+
+
+def command_modules() -> dict[str, str]:
+    """Command name -> module path, from the module file names (``synth.py`` -> ``synth``, ``sim_bench.py``
+    -> ``sim-bench``)."""
+    found = {}
+    for info in pkgutil.iter_modules(commands_package.__path__):
+        if not info.name.startswith("_"):
+            found[info.name.replace("_", "-")] = f"{commands_package.__name__}.{info.name}"
+    return dict(sorted(found.items()))
+
+
+def _load(module_path: str) -> ModuleType:
+    return importlib.import_module(module_path)
+
+
+def build_parser(load: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser. Only the command named ``load`` gets its full argument set (import cost)."""
+    from grasp6d_core import __version__
+
+    parser = argparse.ArgumentParser(prog="grasp6d", description="6-DoF grasp detection: data, training, "
+                                     "detection, evaluation and benchmarks (no ROS needed).")
+    parser.add_argument("--version", action="version", version=f"grasp6d {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_path in command_modules().items():
+        if name == load:
+            module = _load(module_path)
+            command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            module.add_arguments(command_parser)
+        else:
+            # The help line is read from the module's HELP without running its heavy imports.
+            sub.add_parser(name, help=_help_line(module_path), add_help=False)
+    return parser
+
+
+def _help_line(module_path: str) -> str:
+    spec = importlib.util.find_spec(module_path)
+    if spec is None or spec.origin is None:
+        return ""
+    for line in open(spec.origin, encoding="utf-8"):
+        if line.startswith("HELP = "):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    modules = command_modules()
+    parser = build_parser(load=chosen if chosen in modules else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(_load(modules[args.command]).run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""grasp6d subcommands: one module each (see grasp6d_core.cli)."""

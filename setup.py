@@ -1,0 +1,21 @@
+"""pip route: `pip install .` gives grasp6d_core (no ROS needed) and the `grasp6d` command.
+
+The ROS route builds the same code with colcon (CMakeLists.txt), which also generates the interfaces.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="grasp6d",
+    version="0.1.0",
+    description="6-DoF grasp detection for parallel-jaw grippers: TSDF fusion, a sparse-conv grasp network, "
+                "GraspNet-format data and evaluation",
+    packages=find_packages(include=["grasp6d_core", "grasp6d_core.*", "grasp6d_ros", "grasp6d_ros.*"]),
+    package_data={"grasp6d_core": ["configs/*.yaml"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "torch==2.13.0", "spconv==2.3.8", "open3d==0.20.0", "numpy", "scipy", "pyrealsense2", "pybullet",
+        "trimesh", "pyyaml", "tqdm", "matplotlib", "pillow",
+    ],
+    extras_require={"test": ["pytest", "pytest-timeout"], "kinect": ["pyk4a"]},
+    entry_points={"console_scripts": ["grasp6d = grasp6d_core.cli:main"]},
+)
