@@ -1,0 +1,11 @@
+"""Turning detected grasps into robot motions: end-effector waypoints and a ranked-fallback sequencer.
+
+Pure numpy; the ROS executor node and its backends (MoveIt, simulated hand) only move to these poses.
+"""
+from grasp6d_core.execution.planning import (GraspPlan, PlannerConfig, hand_rotation, plan_grasp, plan_grasps,
+                                             choose_symmetric_variant)
+from grasp6d_core.execution.sequencer import (STAGES, Attempt, ExecutionOutcome, StageResult, execute_ranked,
+                                              run_plan)
+
+__all__ = ["GraspPlan", "PlannerConfig", "hand_rotation", "plan_grasp", "plan_grasps", "choose_symmetric_variant",
+           "STAGES", "Attempt", "ExecutionOutcome", "StageResult", "execute_ranked", "run_plan"]
