@@ -1,0 +1,79 @@
+"""Contacts where a parallel jaw's closing line meets an object's surface.
+
+Like Dex-Net's ``close_fingers`` (used by GraspNet-1Billion's labels and evaluator): the jaws start at the grasp
+point ± width/2 along the closing axis (y) and march towards each other; each jaw's contact is the first point
+where the signed distance crosses zero. Any object exposing ``distance(points (N,3)) -> (N,)`` (negative
+inside) and ``normal(points) -> (N,3)`` (outward) works: the data engine's ObjectSDF, :class:`MeshSDF`, or an
+analytic shape in tests.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class SurfaceObject(Protocol):
+    def distance(self, points: np.ndarray) -> np.ndarray: ...
+    def normal(self, points: np.ndarray) -> np.ndarray: ...
+
+
+class MeshSDF:
+    """The SurfaceObject protocol for a watertight trimesh, via open3d's RaycastingScene (exact, no grid)."""
+
+    def __init__(self, mesh):
+        import open3d as o3d  # heavy import kept local
+        self._scene = o3d.t.geometry.RaycastingScene()
+        self._scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, dtype=np.float32)),
+                                  o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)))
+        self._o3d = o3d
+
+    def _query(self, points: np.ndarray):
+        return self._o3d.core.Tensor(np.asarray(points, dtype=np.float32).reshape(-1, 3))
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        # open3d's signed distance is negative inside, as the protocol wants.
+        return self._scene.compute_signed_distance(self._query(points)).numpy().astype(np.float64)
+
+    def normal(self, points: np.ndarray) -> np.ndarray:
+        closest = self._scene.compute_closest_points(self._query(points))
+        return closest["primitive_normals"].numpy().astype(np.float64)
+
+
+def closing_line_contacts(obj: SurfaceObject, rotations: np.ndarray, translations: np.ndarray, widths: np.ndarray,
+                          step: float = 0.001, extra_width: float = 0.0) -> tuple[np.ndarray, ...]:
+    """Contacts of N grasps (in the object's frame) with ``obj``.
+
+    Returns ``(contact_left, contact_right, normal_left, normal_right, valid)``: points (N, 3) and outward
+    normals (N, 3) for the jaw starting at −w/2 (left) and +w/2 (right), and ``valid`` (N,) — False when a jaw
+    starts inside the object or closes on nothing.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64).reshape(-1, 3, 3)
+    translations = np.asarray(translations, dtype=np.float64).reshape(-1, 3)
+    n = len(rotations)
+    half = (np.broadcast_to(np.asarray(widths, dtype=np.float64), (n,)) + extra_width) / 2
+    axis = rotations[:, :, 1]
+    steps = int(np.ceil(max(float(half.max(initial=0.0)) * 2, step) / step)) + 1
+    s = np.linspace(0.0, 1.0, steps)  # fraction of the full closing stroke
+    results = []
+    for sign in (-1.0, 1.0):
+        start = translations + sign * half[:, None] * axis
+        # March towards the other jaw (direction -sign * axis) over the full width.
+        travel = (2 * half)[:, None] * s[None, :]
+        line = start[:, None, :] - sign * travel[..., None] * axis[:, None, :]
+        d = np.asarray(obj.distance(line.reshape(-1, 3)), dtype=np.float64).reshape(n, steps)
+        inside = d <= 0
+        first = np.argmax(inside, axis=1)
+        hit = inside.any(axis=1) & (first > 0)  # first > 0: the jaw must start outside the object
+        prev = np.maximum(first - 1, 0)
+        rows = np.arange(n)
+        d0, d1 = d[rows, prev], d[rows, first]
+        frac = np.where(hit, d0 / np.maximum(d0 - d1, 1e-12), 0.0)  # linear zero crossing
+        t = travel[rows, prev] + frac * (travel[rows, first] - travel[rows, prev])
+        contact = start - sign * t[:, None] * axis
+        results.append((contact, hit))
+    (c_left, ok_left), (c_right, ok_right) = results
+    valid = ok_left & ok_right
+    normals = np.asarray(obj.normal(np.concatenate([c_left, c_right])), dtype=np.float64).reshape(2, n, 3)
+    normals /= np.maximum(np.linalg.norm(normals, axis=2, keepdims=True), 1e-12)
+    return c_left, c_right, normals[0], normals[1], valid
