@@ -1,0 +1,116 @@
+"""The demo graph as plain data: which nodes, with which parameters and remaps, for each launch choice.
+
+launch/launch_ros are not on PyPI, so the graph lives here; ``launch/grasp_demo.launch.py`` turns these specs
+into launch_ros ``Node`` actions on a real ROS 2 install, and :mod:`grasp6d_ros.demo` runs our own nodes
+in one process from the same specs. Parameters come from ``config/<node>.yaml`` (ROS 2 params-file format),
+then from the user's ``params_file`` (node name or ``/**`` keys), then from launch-level overrides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE = "grasp6d_ros"
+CAMERAS = ("realsense", "kinect", "playback", "none")
+EXECUTORS = ("moveit", "sim", "none")
+# Our nodes and the config file holding each one's defaults (camera/tsdf configs are Perception's).
+NODE_CONFIGS = {"camera_node": "camera.yaml", "tsdf_node": "tsdf.yaml", "detector_node": "detector.yaml",
+                "executor_node": "executor.yaml"}
+
+
+@dataclass
+class NodeSpec:
+    package: str
+    executable: str
+    name: str
+    namespace: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    arguments: list[str] = field(default_factory=list)
+
+    @property
+    def ours(self) -> bool:
+        return self.package == PACKAGE
+
+
+def config_dir() -> Path:
+    """config/ of the source tree, or share/grasp6d_ros/config of an installed package."""
+    source = Path(__file__).resolve().parent.parent / "config"
+    if source.is_dir():
+        return source
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory(PACKAGE)) / "config"
+    except Exception as error:  # no ament index (pip install): say where we looked
+        raise FileNotFoundError(f"grasp6d config directory not found (looked in {source})") from error
+
+
+def load_yaml(path: Path) -> dict:
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def node_parameters(params: dict, node_name: str) -> dict[str, Any]:
+    """``ros__parameters`` for ``node_name`` from a params-file mapping (``/**`` first, then the node's own)."""
+    merged: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = params.get(key) or {}
+        merged.update(section.get("ros__parameters") or {})
+    return merged
+
+
+def _file_parameters(directory: Path, node_name: str) -> dict[str, Any]:
+    filename = NODE_CONFIGS.get(node_name)
+    path = directory / filename if filename else None
+    return node_parameters(load_yaml(path), node_name) if path and path.is_file() else {}
+
+
+def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False, params_file: str | None = None,
+             depth_topic: str = "", info_topic: str = "", config: Path | None = None) -> list[NodeSpec]:
+    """Node specs of the grasp demo for one set of launch arguments."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera:='{camera}' is not one of {'|'.join(CAMERAS)}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor:='{executor}' is not one of {'|'.join(EXECUTORS)}")
+    directory = Path(config) if config else config_dir()
+    demo = load_yaml(directory / "grasp_demo.yaml")
+    user = load_yaml(Path(params_file)) if params_file else {}
+    choice = demo["cameras"][camera]
+
+    def ours(name: str, remappings: list[tuple[str, str]], extra: dict | None = None) -> NodeSpec:
+        parameters = _file_parameters(directory, name)
+        parameters.update(node_parameters(user, name))
+        parameters.update(extra or {})
+        return NodeSpec(PACKAGE, name, name, parameters=parameters, remappings=remappings)
+
+    specs: list[NodeSpec] = []
+    driver = choice.get("driver")
+    if driver:
+        if driver["package"] == PACKAGE:
+            specs.append(ours(driver["executable"], []))
+        else:
+            specs.append(NodeSpec(driver["package"], driver["executable"], driver["name"], driver.get("namespace", ""),
+                                  dict(driver.get("parameters") or {})))
+    inputs = demo["tsdf_inputs"]
+    specs.append(ours("tsdf_node", [(inputs["depth_image"], depth_topic or choice["depth_image"]),
+                                    (inputs["camera_info"], info_topic or choice["camera_info"])]))
+    specs.append(ours("detector_node", [("surface", demo["tsdf_surface"])]))
+    if executor != "none":
+        specs.append(ours("executor_node", [("grasps", demo["detector_grasps"])], {"backend": executor}))
+    if rviz:
+        specs.append(NodeSpec("rviz2", "rviz2", "rviz2", arguments=["-d", str(directory / "grasp_demo.rviz")]))
+    return specs
+
+
+def ros_arguments(spec: NodeSpec) -> list[str]:
+    """``--ros-args`` for an rclpy node created in-process from ``spec`` (remaps; parameters go as overrides)."""
+    args = ["--ros-args"]
+    for source, target in spec.remappings:
+        args += ["-r", f"{source}:={target}"]
+    return args if len(args) > 1 else []

@@ -1,0 +1,35 @@
+"""ros2 launch grasp6d_ros grasp_demo.launch.py camera:=realsense|kinect|playback|none executor:=moveit|sim|none
+rviz:=true|false params_file:=/path/to/params.yaml [depth_topic:=... info_topic:=...]
+
+The graph itself (nodes, parameters from config/*.yaml, remaps per camera driver) is plain data in
+grasp6d_ros/launch_description.py, shared with the in-process demo (`make demo`) and tested there.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from grasp6d_ros.launch_description import describe
+
+
+def _nodes(context):
+    value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    specs = describe(camera=value("camera"), executor=value("executor"), rviz=value("rviz").lower() == "true",
+                     params_file=value("params_file") or None, depth_topic=value("depth_topic"),
+                     info_topic=value("info_topic"))
+    return [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace or None,
+                 parameters=[s.parameters] if s.parameters else [], remappings=s.remappings,
+                 arguments=s.arguments, output="screen") for s in specs]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("camera", default_value="realsense",
+                              description="realsense | kinect | playback | none (a driver you started)"),
+        DeclareLaunchArgument("executor", default_value="none", description="moveit | sim | none"),
+        DeclareLaunchArgument("rviz", default_value="true"),
+        DeclareLaunchArgument("params_file", default_value="", description="ROS 2 params file overriding config/"),
+        DeclareLaunchArgument("depth_topic", default_value="", description="depth image topic (camera:=none)"),
+        DeclareLaunchArgument("info_topic", default_value="", description="camera_info topic (camera:=none)"),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -1,0 +1,70 @@
+"""The launch module: node list, parameters and remaps per camera/executor choice match config/*.yaml."""
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grasp6d_ros.launch_description import describe, load_yaml, node_parameters, ros_arguments
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+
+
+def _by_name(specs):
+    return {s.name: s for s in specs}
+
+
+def test_parameters_come_from_config_files():
+    specs = _by_name(describe("playback", "sim"))
+    detector_yaml = yaml.safe_load((CONFIG / "detector.yaml").read_text())["detector_node"]["ros__parameters"]
+    assert specs["detector_node"].parameters == detector_yaml
+    executor_yaml = yaml.safe_load((CONFIG / "executor.yaml").read_text())["executor_node"]["ros__parameters"]
+    assert specs["executor_node"].parameters == {**executor_yaml, "backend": "sim"}
+    assert specs["executor_node"].remappings == [("grasps", "/detector_node/grasps")]
+    assert specs["detector_node"].remappings == [("surface", "/tsdf_node/surface")]
+
+
+@pytest.mark.parametrize("camera,driver,depth", [
+    ("realsense", ("realsense2_camera", "realsense2_camera_node"), "/camera/camera/aligned_depth_to_color/image_raw"),
+    ("kinect", ("azure_kinect_ros_driver", "node"), "/depth_to_rgb/image_raw"),
+    ("playback", ("grasp6d_ros", "camera_node"), None),
+])
+def test_camera_choice_starts_driver_and_remaps_tsdf_input(camera, driver, depth):
+    specs = describe(camera, "none")
+    assert (specs[0].package, specs[0].executable) == driver
+    assert [s.executable for s in specs[1:]] == ["tsdf_node", "detector_node"]   # executor:=none
+    demo = load_yaml(CONFIG / "grasp_demo.yaml")
+    expected = depth or demo["cameras"][camera]["depth_image"]
+    assert (demo["tsdf_inputs"]["depth_image"], expected) in specs[1].remappings
+
+
+def test_camera_none_uses_given_topics_and_rviz_gets_config():
+    specs = describe("none", "moveit", rviz=True, depth_topic="/my/depth", info_topic="/my/info")
+    names = [s.executable for s in specs]
+    assert names == ["tsdf_node", "detector_node", "executor_node", "rviz2"]
+    assert ("depth/image", "/my/depth") in specs[0].remappings and ("depth/camera_info", "/my/info") in specs[0].remappings
+    assert specs[2].parameters["backend"] == "moveit"
+    rviz_file = Path(specs[3].arguments[1])
+    assert rviz_file.is_file() and "MarkerArray" in rviz_file.read_text()
+    assert ros_arguments(specs[0])[:3] == ["--ros-args", "-r", "depth/image:=/my/depth"]
+
+
+def test_params_file_overrides_and_bad_choices(tmp_path):
+    params = tmp_path / "mine.yaml"
+    params.write_text("/**:\n  ros__parameters: {device: cuda}\n"
+                      "detector_node:\n  ros__parameters: {top_k: 7}\n")
+    detector = _by_name(describe("playback", "none", params_file=str(params)))["detector_node"]
+    assert detector.parameters["top_k"] == 7 and detector.parameters["device"] == "cuda"
+    assert node_parameters(load_yaml(params), "other") == {"device": "cuda"}
+    with pytest.raises(ValueError, match="camera:='zed'"):
+        describe("zed")
+    with pytest.raises(ValueError, match="executor:='ur'"):
+        describe("none", "ur")
+
+
+def test_launch_file_declares_the_documented_arguments():
+    tree = ast.parse((ROOT / "launch" / "grasp_demo.launch.py").read_text())
+    declared = {node.args[0].value for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"}
+    assert declared == {"camera", "executor", "rviz", "params_file", "depth_topic", "info_topic"}
