@@ -1,0 +1,194 @@
+"""detector_node: serves /detect_grasps and publishes ~/grasps and ~/markers.
+
+No algorithm here: the cloud comes from the request or from the TSDF node's latest surface, the model is
+grasp6d_core.model.detector.GraspDetector, frames go through grasp6d_ros.frames. Every failure becomes
+``success=false`` with a message naming what is wrong; the node keeps serving.
+
+Concurrency: the service runs in a reentrant callback group (several clients at once, validation in
+parallel); the model itself runs one request at a time behind a lock (it is not thread-safe and uses all
+cores anyway). The surface subscription has its own mutually exclusive group so a long inference never
+delays the cloud update. Spin with a MultiThreadedExecutor (``main`` does).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from grasp6d_core.grasp import GraspGroup
+from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg, pointcloud2_to_numpy
+from grasp6d_ros.markers import grasp_markers
+
+DEFAULTS: dict[str, Any] = {
+    "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
+    "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
+    "surface_topic": "surface", "tf_timeout": 0.2,
+}
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class DetectionError(RuntimeError):
+    """A request that cannot be answered with grasps; the text is returned as the service message."""
+
+
+def load_detector(checkpoint: str, device: str):
+    """The Model area's GraspDetector (imported here so the node starts even when the model cannot load)."""
+    try:
+        from grasp6d_core.model.detector import GraspDetector
+    except ImportError as error:
+        raise DetectionError(f"model error: grasp6d_core.model.detector is not available ({error})") from error
+    try:
+        return GraspDetector.from_checkpoint(checkpoint or None, device=device)
+    except Exception as error:
+        raise DetectionError(f"model error: cannot load checkpoint '{checkpoint or 'default'}' on {device}: "
+                             f"{type(error).__name__}: {error}") from error
+
+
+class DetectorNode(Node):
+    def __init__(self, detector_loader: Callable[[str, str], Any] = load_detector, **node_kwargs):
+        super().__init__("detector_node", **node_kwargs)
+        for name, value in DEFAULTS.items():
+            self.declare_parameter(name, value)
+        self._loader = detector_loader
+        self._detector = None
+        self._model_lock = threading.Lock()
+        self._surface: PointCloud2 | None = None
+        self._surface_lock = threading.Lock()
+        self._frames = None
+        self.grasps_pub = self.create_publisher(self._grasp_array_type(), "~/grasps", LATCHED)
+        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
+        self.create_subscription(PointCloud2, self.param("surface_topic"), self._on_surface,
+                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        from grasp6d_ros.srv import DetectGrasps
+        self.create_service(DetectGrasps, "/detect_grasps", self._on_detect, callback_group=ReentrantCallbackGroup())
+        self.get_logger().info("serving /detect_grasps")
+
+    @staticmethod
+    def _grasp_array_type():
+        from grasp6d_ros.msg import Grasp6DArray
+        return Grasp6DArray
+
+    def param(self, name: str):
+        return self.get_parameter(name).value
+
+    def _on_surface(self, msg: PointCloud2) -> None:
+        with self._surface_lock:
+            self._surface = msg
+
+    # ------------------------------------------------------------------------------------------ service
+    def _on_detect(self, request, response):
+        start = time.monotonic()
+        try:
+            grasps, frame_id, stamp = self._detect(request)
+            response.grasps = grasp_group_to_msg(grasps, frame_id, stamp)
+            response.success = True
+            response.message = f"{len(grasps)} grasps in '{frame_id}'"
+            self.grasps_pub.publish(response.grasps)
+            self.markers_pub.publish(grasp_markers(grasps, frame_id, stamp))
+        except DetectionError as error:
+            response.success, response.message = False, str(error)
+        except Exception as error:  # never let an exception cross the service: log it, answer, keep running
+            response.success, response.message = False, f"internal error: {type(error).__name__}: {error}"
+            self.get_logger().error(f"/detect_grasps: {response.message}")
+        response.detection_time = float(time.monotonic() - start)
+        if not response.success:
+            self.get_logger().warning(f"/detect_grasps failed: {response.message}")
+        return response
+
+    def _input_cloud(self, request) -> PointCloud2:
+        cloud = request.cloud
+        if cloud.width * cloud.height > 0:
+            return cloud
+        with self._surface_lock:
+            surface = self._surface
+        if surface is None:
+            topic = self.resolve_topic_name(self.param("surface_topic"))
+            raise DetectionError(f"no cloud yet: the request has an empty cloud and no TSDF surface has arrived "
+                                 f"on {topic} (is tsdf_node running and integrating?)")
+        return surface
+
+    def _points(self, cloud: PointCloud2) -> tuple[np.ndarray, np.ndarray | None]:
+        try:
+            points, normals = pointcloud2_to_numpy(cloud, with_normals=True)
+        except ConversionError as error:
+            raise DetectionError(f"malformed cloud: {error}") from error
+        total = cloud.width * cloud.height
+        if self.param("use_workspace"):
+            lo, hi = np.reshape(self.param("workspace"), (3, 2)).T
+            keep = np.all((points >= lo) & (points <= hi), axis=1)
+            points, normals = points[keep], (normals[keep] if normals is not None else None)
+        if len(points) < int(self.param("min_points")):
+            raise DetectionError(f"cloud too small: {len(points)} valid points of {total} (NaN/inf dropped"
+                                 f"{', workspace crop applied' if self.param('use_workspace') else ''}); "
+                                 f"need at least min_points={self.param('min_points')}")
+        return points, normals
+
+    def _transform(self, target: str, source: str, stamp):
+        if not target or target == source:
+            return None
+        if not source:
+            raise DetectionError(f"unknown frame: the cloud has no header.frame_id, cannot transform to '{target}'")
+        try:
+            from grasp6d_ros import frames
+        except ImportError as error:
+            raise DetectionError(f"unknown frame: no transform adapter to go from '{source}' to '{target}' "
+                                 f"({error})") from error
+        if self._frames is None:
+            self._frames = frames.FrameBuffer(self)
+        try:
+            return self._frames.lookup(target, source, stamp, timeout=float(self.param("tf_timeout")))
+        except Exception as error:
+            raise DetectionError(f"unknown frame: cannot transform '{source}' -> '{target}': {error}") from error
+
+    def _detect(self, request) -> tuple[GraspGroup, str, Any]:
+        if request.max_grasps < 0:
+            raise DetectionError(f"max_grasps must be >= 0, got {request.max_grasps}")
+        if not np.isfinite(request.min_score):
+            raise DetectionError(f"min_score must be finite, got {request.min_score}")
+        cloud = self._input_cloud(request)
+        points, normals = self._points(cloud)
+        source, stamp = cloud.header.frame_id, cloud.header.stamp
+        transform = self._transform(request.target_frame, source, stamp)  # fail before the expensive part
+        top_k = int(request.max_grasps) or int(self.param("top_k"))
+        with self._model_lock:
+            if self._detector is None:
+                self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+            try:
+                grasps = self._detector.detect(points, normals=normals, top_k=top_k,
+                                               collision=bool(self.param("collision_check")),
+                                               refine=bool(self.param("refine")))
+            except Exception as error:
+                raise DetectionError(f"model error: {type(error).__name__}: {error}") from error
+        min_score = max(float(request.min_score), float(self.param("min_score")))
+        grasps = grasps[grasps.scores >= min_score].top_k(top_k)
+        if transform is not None:
+            grasps = grasps.transform(transform)
+        return grasps, request.target_frame or source, stamp
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = DetectorNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
