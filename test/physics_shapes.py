@@ -37,3 +37,18 @@ class Sphere:
     def normal(self, points):
         v = np.asarray(points, dtype=np.float64) - self.center
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+class Cylinder:
+    """Axis along z, like trimesh.creation.cylinder."""
+
+    def __init__(self, radius, height, center=(0.0, 0.0, 0.0)):
+        self.radius, self.half = float(radius), float(height) / 2
+        self.center = np.asarray(center, dtype=np.float64)
+
+    def distance(self, points):
+        p = np.asarray(points, dtype=np.float64) - self.center
+        q = np.stack([np.linalg.norm(p[:, :2], axis=1) - self.radius, np.abs(p[:, 2]) - self.half], axis=1)
+        return np.linalg.norm(np.maximum(q, 0.0), axis=1) + np.minimum(q.max(axis=1), 0.0)
+
+    normal = Box.normal

@@ -102,3 +102,10 @@ def test_palm_collision_and_approach_path():
 def test_bad_shapes_raise():
     with pytest.raises(ValueError, match="translations"):
         collision_and_empty(np.zeros((5, 3)), np.eye(3)[None].repeat(2, 0), np.zeros((3, 3)), 0.05, 0.02)
+
+
+def test_closing_line_lies_depth_past_the_grasp_point():
+    box = Box([0.1, 0.03, 0.03])
+    R, t, w = _pinch(point=(0.0, 0.0, 0.04))  # grasp point 1 cm above the top face, approaching down
+    assert grasp_friction(box, R, t, w, depths=0.0)[0] == -1
+    assert grasp_friction(box, R, t, w, depths=0.02)[0] == FRICTION_GRID[0]

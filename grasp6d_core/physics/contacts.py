@@ -1,7 +1,8 @@
 """Contacts where a parallel jaw's closing line meets an object's surface.
 
-Like Dex-Net's ``close_fingers`` (used by GraspNet-1Billion's labels and evaluator): the jaws start at the grasp
-point ± width/2 along the closing axis (y) and march towards each other; each jaw's contact is the first point
+Like Dex-Net's ``close_fingers`` (used by GraspNet-1Billion's labels and evaluator): the closing line lies
+``depth`` along the approach past the grasp point (graspnetAPI's ``eval_grasp`` centres the Dex-Net grasp at
+t + R·[depth, 0, 0]); the jaws start on it at ± width/2 along the closing axis (y) and march towards each other; each jaw's contact is the first point
 where the signed distance crosses zero. Any object exposing ``distance(points (N,3)) -> (N,)`` (negative
 inside) and ``normal(points) -> (N,3)`` (outward) works: the data engine's ObjectSDF, :class:`MeshSDF`, or an
 analytic shape in tests.
@@ -41,7 +42,7 @@ class MeshSDF:
 
 
 def closing_line_contacts(obj: SurfaceObject, rotations: np.ndarray, translations: np.ndarray, widths: np.ndarray,
-                          step: float = 0.001, extra_width: float = 0.0) -> tuple[np.ndarray, ...]:
+                          step: float = 0.001, extra_width: float = 0.0, depths: np.ndarray | float = 0.0) -> tuple[np.ndarray, ...]:
     """Contacts of N grasps (in the object's frame) with ``obj``.
 
     Returns ``(contact_left, contact_right, normal_left, normal_right, valid)``: points (N, 3) and outward
@@ -53,11 +54,12 @@ def closing_line_contacts(obj: SurfaceObject, rotations: np.ndarray, translation
     n = len(rotations)
     half = (np.broadcast_to(np.asarray(widths, dtype=np.float64), (n,)) + extra_width) / 2
     axis = rotations[:, :, 1]
+    centres = translations + np.broadcast_to(np.asarray(depths, dtype=np.float64), (n,))[:, None] * rotations[:, :, 0]
     steps = int(np.ceil(max(float(half.max(initial=0.0)) * 2, step) / step)) + 1
     s = np.linspace(0.0, 1.0, steps)  # fraction of the full closing stroke
     results = []
     for sign in (-1.0, 1.0):
-        start = translations + sign * half[:, None] * axis
+        start = centres + sign * half[:, None] * axis
         # March towards the other jaw (direction -sign * axis) over the full width.
         travel = (2 * half)[:, None] * s[None, :]
         line = start[:, None, :] - sign * travel[..., None] * axis[:, None, :]

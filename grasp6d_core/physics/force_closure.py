@@ -37,8 +37,11 @@ def min_friction(required: np.ndarray, grid=FRICTION_GRID) -> np.ndarray:
 
 
 def grasp_friction(obj: SurfaceObject, rotations: np.ndarray, translations: np.ndarray, widths: np.ndarray,
-                   grid=FRICTION_GRID, step: float = 0.001) -> np.ndarray:
-    """Smallest μ in ``grid`` for which each grasp (object frame) is force-closure on ``obj``; −1 = none."""
-    c_l, c_r, n_l, n_r, valid = closing_line_contacts(obj, rotations, translations, widths, step=step)
+                   depths: np.ndarray | float = 0.0, grid=FRICTION_GRID, step: float = 0.001) -> np.ndarray:
+    """Smallest μ in ``grid`` for which each grasp (object frame) is force-closure on ``obj``; −1 = none.
+
+    The closing line lies ``depths`` past the grasp point along the approach (GraspNet's convention).
+    """
+    c_l, c_r, n_l, n_r, valid = closing_line_contacts(obj, rotations, translations, widths, step=step, depths=depths)
     mu = min_friction(required_friction(c_l, c_r, n_l, n_r), grid)
     return np.where(valid, mu, -1.0)
