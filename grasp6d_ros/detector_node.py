@@ -27,6 +27,7 @@ from visualization_msgs.msg import MarkerArray
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg, pointcloud2_to_numpy
 from grasp6d_ros.markers import grasp_markers
+from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
     "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
@@ -63,7 +64,7 @@ class DetectorNode(Node):
         self._model_lock = threading.Lock()
         self._surface: PointCloud2 | None = None
         self._surface_lock = threading.Lock()
-        self._frames = None
+        self._frames = TransformLookup(self)
         self.grasps_pub = self.create_publisher(self._grasp_array_type(), "~/grasps", LATCHED)
         self.markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
         self.create_subscription(PointCloud2, self.param("surface_topic"), self._on_surface,
@@ -134,21 +135,10 @@ class DetectorNode(Node):
         return points, normals
 
     def _transform(self, target: str, source: str, stamp):
-        if not target or target == source:
-            return None
-        if not source:
-            raise DetectionError(f"unknown frame: the cloud has no header.frame_id, cannot transform to '{target}'")
-        try:
-            from grasp6d_ros import frames
-        except ImportError as error:
-            raise DetectionError(f"unknown frame: no transform adapter to go from '{source}' to '{target}' "
-                                 f"({error})") from error
-        if self._frames is None:
-            self._frames = frames.FrameBuffer(self)
         try:
             return self._frames.lookup(target, source, stamp, timeout=float(self.param("tf_timeout")))
-        except Exception as error:
-            raise DetectionError(f"unknown frame: cannot transform '{source}' -> '{target}': {error}") from error
+        except FrameError as error:
+            raise DetectionError(str(error)) from error
 
     def _detect(self, request) -> tuple[GraspGroup, str, Any]:
         if request.max_grasps < 0:

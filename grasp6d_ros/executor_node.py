@@ -1,0 +1,152 @@
+"""executor_node: serves ~/execute (grasp6d_ros/srv/ExecuteGrasp) and picks with MoveIt or the simulated hand.
+
+A request carrying a grasp executes that grasp; an empty request (default-constructed grasp) executes the latest ~/grasps result, best first, falling back to the next ranked
+grasp when a motion fails before the fingers touch anything. Poses are planned in ``base_frame`` by
+grasp6d_core.execution (TCP offset, π symmetry); this node only wires ROS to it. The stage reached and the
+reason for a failure are returned and logged.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from grasp6d_core.execution import PlannerConfig, execute_ranked, plan_grasps, run_plan
+from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
+from grasp6d_ros.transforms import FrameError, TransformLookup
+
+DEFAULTS: dict[str, Any] = {
+    "backend": "sim", "base_frame": "panda_link0", "tcp_offset": 0.1034, "pregrasp_distance": 0.08,
+    "lift_height": 0.10, "retreat_distance": 0.05, "max_approach_tilt_deg": 90.0, "max_attempts": 3,
+    "open_width": 0.08, "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
+    "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
+    "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2,
+}
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+def create_backend(name: str, node: "ExecutorNode"):
+    """The object with move(stage, pose) / grip(stage, width) for backend ``name``."""
+    if name == "moveit":
+        from grasp6d_ros.moveit_adapter import MissingPackagesError, MoveItBackend, MoveItSettings
+        settings = MoveItSettings(**{k: node.param(k) for k in (
+            "base_frame", "planning_group", "end_effector_link", "move_group_action", "gripper_action",
+            "velocity_scaling", "gripper_max_effort", "min_hold_width")})
+        try:
+            return MoveItBackend(node, settings)
+        except MissingPackagesError as error:
+            raise BackendError(str(error)) from error
+    if name == "sim":
+        try:
+            from grasp6d_core import sim
+        except ImportError as error:
+            raise BackendError(f"the sim backend needs grasp6d_core.sim (the simulated hand): {error}") from error
+        if not hasattr(sim, "SimBackend"):
+            raise BackendError("the sim backend needs grasp6d_core.sim.SimBackend, which this version lacks")
+        return sim.SimBackend()
+    raise BackendError(f"backend '{name}' is not one of moveit|sim")
+
+
+class ExecutorNode(Node):
+    def __init__(self, backend=None, **node_kwargs):
+        super().__init__("executor_node", **node_kwargs)
+        for name, value in DEFAULTS.items():
+            self.declare_parameter(name, value)
+        self._backend = backend
+        self._busy = threading.Lock()   # one arm: one execution at a time
+        self._latest = None
+        self._frames = TransformLookup(self)
+        from grasp6d_ros.msg import Grasp6DArray
+        from grasp6d_ros.srv import ExecuteGrasp
+        self.create_subscription(Grasp6DArray, "grasps", self._on_grasps, LATCHED,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(ExecuteGrasp, "~/execute", self._on_execute, callback_group=ReentrantCallbackGroup())
+        self.get_logger().info(f"serving {self.resolve_service_name('~/execute')} (backend {self.param('backend')})")
+
+    def param(self, name: str):
+        return self.get_parameter(name).value
+
+    def planner_config(self) -> PlannerConfig:
+        return PlannerConfig(tcp_offset=self.param("tcp_offset"), pregrasp_distance=self.param("pregrasp_distance"),
+                             lift_height=self.param("lift_height"), retreat_distance=self.param("retreat_distance"),
+                             max_approach_tilt_deg=self.param("max_approach_tilt_deg")).validate()
+
+    def _on_grasps(self, msg) -> None:
+        self._latest = msg
+
+    def _requested_grasps(self, request):
+        from grasp6d_ros.msg import Grasp6D
+        if request.grasp == Grasp6D():  # an empty request: take the latest detection result
+            latest = self._latest
+            if latest is None or not latest.grasps:
+                raise BackendError("no grasp in the request and no grasps received yet on "
+                                   f"{self.resolve_topic_name('grasps')} (call /detect_grasps first)")
+            return list(latest.grasps), latest.header
+        return [request.grasp], request.header
+
+    def _on_execute(self, request, response):
+        response.success, response.stage = False, "none"
+        if not self._busy.acquire(blocking=False):
+            response.message = "busy: another grasp is being executed"
+            return response
+        try:
+            outcome = self._execute(request)
+            response.success, response.stage, response.message = outcome.success, outcome.stage, outcome.message
+        except (BackendError, FrameError, ConversionError, ValueError) as error:
+            response.message = str(error)
+        except Exception as error:  # never across the service
+            response.message = f"internal error: {type(error).__name__}: {error}"
+        finally:
+            self._busy.release()
+        summary = f"execute: success={response.success} stage={response.stage}: {response.message}"
+        if response.success:  # separate call sites: rclpy forbids one site logging at two severities
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
+        return response
+
+    def _execute(self, request):
+        grasps_msgs, header = self._requested_grasps(request)
+        grasps = grasp_msgs_to_group(grasps_msgs)
+        base = self.param("base_frame")
+        transform = self._frames.lookup(base, header.frame_id, header.stamp, timeout=float(self.param("tf_timeout")))
+        if transform is not None:
+            grasps = grasps.transform(transform)
+        plans, rejected = plan_grasps(grasps, self.planner_config())
+        for rank, reason in rejected:
+            self.get_logger().info(f"grasp #{rank + 1} skipped: {reason}")
+        if not plans:
+            raise BackendError(f"none of the {len(grasps)} grasps is reachable: {rejected[0][1] if rejected else ''}")
+        if self._backend is None:
+            self._backend = create_backend(self.param("backend"), self)
+        backend, open_width = self._backend, float(self.param("open_width"))
+        return execute_ranked(plans, lambda plan: run_plan(plan, backend.move, backend.grip, open_width),
+                              max_attempts=int(self.param("max_attempts")))
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = ExecutorNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""executor_node over real rclpy/DDS, and the MoveIt request logic without MoveIt.
+
+The arm here is a recording backend (no robot, no MoveIt on this machine): what is under test is the node —
+grasp selection from ~/grasps, frames, planning, ranked fallback, error answers — not the arm.
+"""
+import numpy as np
+import pytest
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from scipy.spatial.transform import Rotation
+
+from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.rotations import grasp_rotation
+from grasp6d_ros.conversions import grasp_group_to_msg
+from grasp6d_ros.executor_node import ExecutorNode
+from grasp6d_ros.moveit_adapter import (MissingPackagesError, MoveItSettings, gripper_goal_spec,
+                                        import_moveit_packages, pose_goal_spec)
+from ros_helpers import call_service, spinning, wait_for
+
+
+class RecordingArm:
+    """Fails the approach of the first ``fail_first`` grasps, like a planner finding no path."""
+
+    def __init__(self, fail_first=0):
+        self.calls, self.fail_first, self.approaches = [], fail_first, 0
+
+    def move(self, stage, pose):
+        self.calls.append((stage, pose.copy()))
+        if stage == "approach":
+            self.approaches += 1
+            if self.approaches <= self.fail_first:
+                return False, "no motion plan found"
+        return True, "ok"
+
+    def grip(self, stage, width):
+        self.calls.append((f"grip:{stage}", width))
+        return True, "ok"
+
+
+def _grasps():
+    approaches = np.array([[0, 0, -1.0], [0.2, 0, -1.0], [0, 0.2, -1.0]])
+    return GraspGroup.from_components(scores=[0.9, 0.7, 0.5], widths=[0.04, 0.05, 0.06], depths=[0.02] * 3,
+                                      rotations=grasp_rotation(approaches, [0.0, 0.3, 2.0]),
+                                      translations=[[0.5, 0.0, 0.05], [0.45, 0.1, 0.05], [0.55, -0.1, 0.05]])
+
+
+def _run(arm, requests, publish=None, backend="sim"):
+    from grasp6d_ros.msg import Grasp6DArray
+    from grasp6d_ros.srv import ExecuteGrasp
+    answers = []
+    executor_factory = lambda ctx: ExecutorNode(backend=arm, context=ctx, parameter_overrides=[  # noqa: E731
+        Parameter("backend", value=backend), Parameter("max_attempts", value=3)])
+    with spinning(executor_factory, lambda ctx: Node("exec_client", context=ctx)) as (executor, client_node):
+        client = client_node.create_client(ExecuteGrasp, "/executor_node/execute")
+        if publish is not None:
+            from grasp6d_ros.executor_node import LATCHED
+            pub = client_node.create_publisher(Grasp6DArray, "/grasps", LATCHED)
+            pub.publish(publish)
+            assert wait_for(lambda: executor._latest is not None, 10)
+        for request in requests:
+            answers.append(call_service(client, request, timeout=15))
+    return answers
+
+
+def test_execute_latest_grasps_with_fallback_and_errors():
+    from grasp6d_ros.srv import ExecuteGrasp
+    arm = RecordingArm(fail_first=1)
+    array = grasp_group_to_msg(_grasps(), "panda_link0")
+    copy = lambda i: grasp_group_to_msg(_grasps(), "panda_link0").grasps[i]  # noqa: E731 (requests own their grasp)
+    single = ExecuteGrasp.Request(grasp=copy(2))
+    single.header.frame_id = "panda_link0"
+    unknown = ExecuteGrasp.Request(grasp=copy(0))
+    unknown.header.frame_id = "camera_color_optical_frame"
+    bad = ExecuteGrasp.Request(grasp=copy(0))
+    bad.header.frame_id = "panda_link0"
+    bad.grasp.pose.position.x = float("nan")
+    answers = _run(arm, [ExecuteGrasp.Request(), single, unknown, bad], publish=array)
+
+    best_effort = answers[0]   # latest ~/grasps: #1 fails at approach, #2 is executed
+    assert best_effort.success and best_effort.stage == "retreat" and best_effort.message.startswith("grasp #2")
+    stages = [c[0] for c in arm.calls]
+    assert stages[:3] == ["grip:pregrasp", "pregrasp", "approach"]
+    assert stages[3:] == ["grip:pregrasp", "pregrasp", "approach", "grip:close", "lift", "retreat",
+                          "grip:pregrasp", "pregrasp", "approach", "grip:close", "lift", "retreat"]
+    # the executed approach pose: hand z along the grasp approach, flange tcp_offset behind the fingertips
+    grasp = _grasps()[1]
+    approach_pose = arm.calls[5][1]
+    a = grasp.approaches[0]
+    np.testing.assert_allclose(approach_pose[:3, 2], a, atol=1e-6)
+    np.testing.assert_allclose(approach_pose[:3, 3], grasp.translations[0] + (0.02 - 0.1034) * a, atol=1e-5)
+
+    assert answers[1].success                                   # an explicit grasp
+    assert not answers[2].success and answers[2].message.startswith("unknown frame")
+    assert "camera_color_optical_frame" in answers[2].message
+    assert not answers[3].success and "non-finite" in answers[3].message
+
+
+def test_execute_without_grasps_and_missing_moveit():
+    from grasp6d_ros.srv import ExecuteGrasp
+    answers = _run(None, [ExecuteGrasp.Request()], backend="moveit")
+    assert not answers[0].success and "no grasps received yet" in answers[0].message
+    request = ExecuteGrasp.Request(grasp=grasp_group_to_msg(_grasps(), "panda_link0").grasps[0])
+    request.header.frame_id = "panda_link0"
+    answers = _run(None, [request, request], backend="moveit")
+    for answer in answers:   # a clear error naming the missing ROS packages, and the node still answers
+        assert not answer.success and "moveit_msgs" in answer.message and "control_msgs" in answer.message
+        assert "backend:=sim" in answer.message
+
+
+def test_moveit_request_building_as_plain_data():
+    settings = MoveItSettings(base_frame="world", planning_group="arm", end_effector_link="tool0")
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_euler("xyz", [np.pi, 0, 0.4]).as_matrix()
+    pose[:3, 3] = [0.4, -0.1, 0.3]
+    spec = pose_goal_spec(pose, settings)
+    assert (spec["group_name"], spec["frame_id"], spec["link_name"]) == ("arm", "world", "tool0")
+    assert spec["position"] == pytest.approx([0.4, -0.1, 0.3])
+    q = spec["orientation"]
+    np.testing.assert_allclose(Rotation.from_quat(q).as_matrix(), pose[:3, :3], atol=1e-9)
+    assert gripper_goal_spec(0.08, settings) == {"position": pytest.approx(0.04), "max_effort": 20.0}
+    assert gripper_goal_spec(0.5, settings)["position"] == pytest.approx(0.05)   # clamped to the hand's 0.10 m
+    with pytest.raises(ValueError, match="finite 4x4"):
+        pose_goal_spec(np.full((4, 4), np.nan), settings)
+    with pytest.raises(MissingPackagesError, match="moveit_msgs, control_msgs, shape_msgs"):
+        import_moveit_packages()
