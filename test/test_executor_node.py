@@ -123,3 +123,27 @@ def test_moveit_request_building_as_plain_data():
         pose_goal_spec(np.full((4, 4), np.nan), settings)
     with pytest.raises(MissingPackagesError, match="moveit_msgs, control_msgs, shape_msgs"):
         import_moveit_packages()
+
+
+def test_execute_in_sim_picks_a_graspable_object():
+    from grasp6d_core.sim.world import ClutterWorld
+    from grasp6d_ros.sim_backend import SimBackend
+    from grasp6d_ros.srv import ExecuteGrasp
+    world = ClutterWorld(seed=0)
+    world.add_object("cube_small.urdf", [0.0, 0.0, 0.025])   # a 5 cm cube on the table
+    world.settle(120)
+    backend = SimBackend(world=world)
+    # two top-down grasps, best first: one on the cube (angle pi: the planner flips it to the comfortable twin),
+    # one on the empty table
+    grasps = GraspGroup.from_components(scores=[0.9, 0.3], widths=[0.07, 0.07], depths=[0.02, 0.02],
+                                        rotations=grasp_rotation(np.array([[0, 0, -1.0]] * 2), [np.pi, 0.0]),
+                                        translations=[[0.0, 0.0, 0.035], [0.12, 0.12, 0.035]])
+    array = grasp_group_to_msg(grasps, "panda_link0")
+    on_table = ExecuteGrasp.Request(grasp=grasp_group_to_msg(grasps, "panda_link0").grasps[1])
+    on_table.header.frame_id = "panda_link0"
+    try:
+        answers = _run(backend, [ExecuteGrasp.Request(), on_table], publish=array)
+    finally:
+        backend.close()
+    assert answers[0].success and answers[0].stage == "lift" and "lifted and held" in answers[0].message
+    assert not answers[1].success and answers[1].stage == "close" and "closed on nothing" in answers[1].message

@@ -64,6 +64,7 @@ class GraspPlan:
     rank: int                       # position of the grasp in the detector's ranking (0 = best)
     score: float
     width: float
+    depth: float                    # how far the fingers reach past the grasp point
     grasp_pose: np.ndarray          # 4×4 GraspNet-frame pose actually used (after the symmetry choice)
     poses: dict[str, np.ndarray]    # pregrasp / approach / lift / retreat -> 4×4 hand pose
     flipped: bool                   # True when the π-rotated twin was chosen
@@ -113,7 +114,7 @@ def plan_grasp(grasp_pose: np.ndarray, width: float, depth: float, config: Plann
         poses[stage] = pose
     used = grasp_pose.copy()
     used[:3, :3] = rotation
-    return GraspPlan(rank=rank, score=float(score), width=float(width), grasp_pose=used, poses=poses,
+    return GraspPlan(rank=rank, score=float(score), width=float(width), depth=float(depth), grasp_pose=used, poses=poses,
                      flipped=flipped, wrist_angle=wrist_angle)
 
 
