@@ -1,0 +1,174 @@
+"""`make demo`: the whole grasp graph in one process on the recording shipped in the repo.
+
+camera_node (playback) -> tsdf_node -> detector_node -> executor_node (sim), built from the same node specs as
+grasp_demo.launch.py, spun by one MultiThreadedExecutor; a client node calls /detect_grasps then
+/executor_node/execute; a recorder writes demo_out/run.mcap; the fused cloud with the top grasps goes to
+demo_out/grasps.png and a ranked table to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grasp6d_core.grasp import GraspGroup
+from grasp6d_ros.launch_description import NodeSpec, describe, ros_arguments
+
+TOP_IN_PICTURE = 10
+
+
+def ranked_table(grasps: GraspGroup, frame: str, limit: int = 20) -> str:
+    """Score, width, position and approach of the best grasps, one line each."""
+    lines = [f"{'rank':>4} {'score':>6} {'width[m]':>8}   position [{frame}] (m)       approach",
+             "-" * 78]
+    ordered = grasps.sort_by_score()
+    for i in range(min(limit, len(ordered))):
+        t, a = ordered.translations[i], ordered.approaches[i]
+        lines.append(f"{i + 1:>4} {ordered.scores[i]:6.3f} {ordered.widths[i]:8.3f}   "
+                     f"({t[0]:+.3f}, {t[1]:+.3f}, {t[2]:+.3f})   ({a[0]:+.2f}, {a[1]:+.2f}, {a[2]:+.2f})")
+    return "\n".join(lines)
+
+
+def save_picture(points: np.ndarray, grasps: GraspGroup, path: Path, top: int = TOP_IN_PICTURE) -> Path:
+    """The cloud (subsampled) with the top grasps drawn as two-finger outlines, coloured red -> green."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from grasp6d_ros.markers import FINGER_WIDTH, score_colours
+    fig = plt.figure(figsize=(8, 6))
+    ax = fig.add_subplot(projection="3d")
+    if len(points):
+        pick = np.random.default_rng(0).choice(len(points), min(len(points), 20000), replace=False)
+        ax.scatter(*points[pick].T, s=0.3, c=points[pick, 2], cmap="Greys", alpha=0.5)
+    best = grasps.sort_by_score()[:top]
+    for i, colour in enumerate(score_colours(best.scores)):
+        R, t, w, d = best.rotations[i], best.translations[i], best.widths[i], best.depths[i]
+        half = w / 2 + FINGER_WIDTH / 2
+        # fingertip -> palm -> other fingertip, plus the stem, in the grasp frame (x approach, y closing)
+        outline = np.array([[d, -half, 0], [-0.02, -half, 0], [-0.02, half, 0], [d, half, 0]])
+        stem = np.array([[-0.02, 0, 0], [-0.06, 0, 0]])
+        for part in (outline, stem):
+            world = part @ R.T + t
+            ax.plot(*world.T, color=colour, linewidth=3 if i == 0 else 1.5)
+    ax.set_xlabel("x [m]"), ax.set_ylabel("y [m]"), ax.set_zlabel("z [m]")
+    ax.set_title(f"top {len(best)} grasps (best: thick)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def node_class(spec: NodeSpec):
+    """The rclpy Node subclass defined in grasp6d_ros.<executable>."""
+    from rclpy.node import Node
+    try:
+        module = importlib.import_module(f"grasp6d_ros.{spec.executable}")
+    except ImportError as error:
+        raise RuntimeError(f"demo: node '{spec.executable}' is not available: {error}") from error
+    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, Node) and c is not Node and c.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise RuntimeError(f"demo: grasp6d_ros.{spec.executable} must define one Node class, found {classes}")
+    return classes[0]
+
+
+def create_nodes(specs: list[NodeSpec], context, extra_kwargs: dict | None = None) -> list:
+    """Our nodes of ``specs`` in ``context`` with their parameters and remaps (vendor drivers are skipped)."""
+    from rclpy.parameter import Parameter
+    nodes = []
+    for spec in specs:
+        if not spec.ours:
+            continue
+        kwargs = dict((extra_kwargs or {}).get(spec.executable, {}))
+        nodes.append(node_class(spec)(context=context, cli_args=ros_arguments(spec),
+                                      parameter_overrides=[Parameter(k, value=v) for k, v in spec.parameters.items()],
+                                      **kwargs))
+    return nodes
+
+
+def run(out_dir: Path, timeout: float = 150.0) -> int:
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image, PointCloud2
+    from visualization_msgs.msg import MarkerArray
+
+    from grasp6d_ros.conversions import grasp_msgs_to_group, pointcloud2_to_numpy
+    from grasp6d_ros.mcap_writer import McapRecorder
+    from grasp6d_ros.msg import Grasp6DArray
+    from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
+
+    start = time.monotonic()
+    specs = describe(camera="playback", executor="sim", rviz=False)
+    context = Context()
+    rclpy.init(context=context)
+    recorder = McapRecorder(out_dir / "run.mcap")
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    nodes = []
+    try:
+        nodes = create_nodes(specs, context)
+        client = Node("demo_client", context=context)
+        nodes.append(client)
+        latest: dict[str, object] = {}
+        by_name = {s.executable: s for s in specs}
+        depth_topic = dict(by_name["tsdf_node"].remappings)["depth/image"]
+        for topic, kind in ((depth_topic, Image), ("/tsdf_node/surface", PointCloud2),
+                            ("/detector_node/grasps", Grasp6DArray), ("/detector_node/markers", MarkerArray)):
+            client.create_subscription(kind, topic, lambda m, t=topic: (recorder.write(t, m), latest.__setitem__(t, m)),
+                                       10)
+        for node in nodes:
+            executor.add_node(node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        print("demo: waiting for the TSDF surface ...", flush=True)
+        while "/tsdf_node/surface" not in latest and time.monotonic() - start < timeout:
+            time.sleep(0.1)
+        if "/tsdf_node/surface" not in latest:
+            print("demo: no TSDF surface arrived (camera_node -> tsdf_node)", file=sys.stderr)
+            return 1
+        detect = client.create_client(DetectGrasps, "/detect_grasps")
+        detect.wait_for_service(timeout_sec=10)
+        answer = detect.call(DetectGrasps.Request(max_grasps=50), timeout_sec=max(timeout - (time.monotonic() - start), 1))
+        if answer is None or not answer.success:
+            print(f"demo: /detect_grasps failed: {answer.message if answer else 'no answer'}", file=sys.stderr)
+            return 1
+        grasps = grasp_msgs_to_group(answer.grasps.grasps)
+        print(ranked_table(grasps, answer.grasps.header.frame_id))
+        print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
+        points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
+        print(f"picture: {save_picture(points, grasps, out_dir / 'grasps.png')}")
+        execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
+        execute.wait_for_service(timeout_sec=10)
+        outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
+        print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
+        return 0 if outcome.success else 2
+    finally:
+        executor.shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        recorder.close()
+        print(f"recording: {recorder.path} ({sum(recorder.counts.values())} messages); "
+              f"{time.monotonic() - start:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("demo_out"))
+    parser.add_argument("--timeout", type=float, default=150.0)
+    args = parser.parse_args(argv)
+    try:
+        return run(args.out, args.timeout)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
