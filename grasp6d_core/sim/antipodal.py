@@ -30,6 +30,9 @@ def cloud_with_normals(views: list[tuple[np.ndarray, np.ndarray]], voxel: float 
     return np.asarray(merged.points), normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
 
 
+PANDA_FINGERS = GripperGeometry(height=0.03, finger_width=0.02, base_depth=0.02, approach_distance=0.05)
+
+
 def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: float = 0.0, n_seeds: int = 400,
                      max_width: float = 0.08, max_angle_deg: float = 25.0, depth: float = 0.02,
                      rng: np.random.Generator | None = None) -> GraspGroup:
@@ -68,8 +71,9 @@ def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: floa
     quality = (np.einsum("ij,ij->i", -obj_normals[seeds][good], y) + np.einsum("ij,ij->i", obj_normals[partner][good], y)) / 2
     score = quality + 2.0 * (centre[:, 2] - table_height)    # prefer the top of the pile
     grasps = GraspGroup.from_components(score, np.minimum(width + 0.02, max_width), depth, R, centre - depth * x)
-    collision, empty = collision_and_empty(pts, grasps.rotations, grasps.translations, grasps.widths, grasps.depths,
-                                           GripperGeometry(approach_distance=0.05), object_mask=above)
+    # The Franka hand opens fully before approaching, and its fingers are thicker than GraspNet's model.
+    collision, empty = collision_and_empty(pts, grasps.rotations, grasps.translations, max_width, grasps.depths,
+                                           PANDA_FINGERS, object_mask=above)
     keep = ~collision & ~empty
     keep[keep] = ~hand_body_hits(pts, grasps[keep], depth)
     return grasps[keep].sort_by_score()
