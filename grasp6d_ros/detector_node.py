@@ -30,7 +30,7 @@ from grasp6d_ros.markers import grasp_markers
 from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
-    "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
+    "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2,
 }
@@ -52,6 +52,23 @@ def load_detector(checkpoint: str, device: str):
     except Exception as error:
         raise DetectionError(f"model error: cannot load checkpoint '{checkpoint or 'default'}' on {device}: "
                              f"{type(error).__name__}: {error}") from error
+
+
+class AntipodalDetector:
+    """The Judges' model-free antipodal baseline behind the GraspDetector interface (``detector:=antipodal``).
+
+    It needs outward normals and a cloud frame with z up and the table at ``table_height`` (e.g. the robot base).
+    """
+
+    def __init__(self, table_height: float = 0.0, seed: int = 0):
+        from grasp6d_core.sim.antipodal import antipodal_grasps
+        self._grasps, self.table_height = antipodal_grasps, table_height
+        self._rng = np.random.default_rng(seed)
+
+    def detect(self, points, normals=None, top_k=50, collision=True, refine=False) -> GraspGroup:
+        if normals is None:
+            raise DetectionError("the antipodal detector needs a cloud with normal_x/normal_y/normal_z fields")
+        return self._grasps(points, normals, table_height=self.table_height, rng=self._rng).top_k(top_k)
 
 
 class DetectorNode(Node):
@@ -152,11 +169,19 @@ class DetectorNode(Node):
         top_k = int(request.max_grasps) or int(self.param("top_k"))
         with self._model_lock:
             if self._detector is None:
-                self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+                kind = self.param("detector")
+                if kind == "antipodal":
+                    self._detector = AntipodalDetector(float(self.param("table_height")))
+                elif kind == "model":
+                    self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+                else:
+                    raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
             try:
                 grasps = self._detector.detect(points, normals=normals, top_k=top_k,
                                                collision=bool(self.param("collision_check")),
                                                refine=bool(self.param("refine")))
+            except DetectionError:
+                raise
             except Exception as error:
                 raise DetectionError(f"model error: {type(error).__name__}: {error}") from error
         min_score = max(float(request.min_score), float(self.param("min_score")))

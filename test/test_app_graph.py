@@ -1,0 +1,56 @@
+"""Detect -> execute over DDS on a PyBullet clutter scene: detector_node (model-free antipodal detector, as the
+learned model is configured the same way) answers a client with sorted grasps and markers, and
+executor_node's sim backend picks from the same world."""
+import numpy as np
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from visualization_msgs.msg import Marker, MarkerArray
+
+from grasp6d_core.sim.antipodal import cloud_with_normals
+from grasp6d_core.sim.world import DEFAULT_CAMERA, ClutterWorld, look_at
+from grasp6d_ros.conversions import numpy_to_pointcloud2
+from grasp6d_ros.detector_node import LATCHED, DetectorNode
+from grasp6d_ros.executor_node import ExecutorNode
+from grasp6d_ros.sim_backend import SimBackend
+from ros_helpers import call_service, spinning, wait_for
+
+
+def test_detect_then_execute_in_sim():
+    from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
+    world = ClutterWorld(seed=1)
+    world.reset(scene="packed", objects="seen", count=3)
+    views = [(world.point_cloud(T_world_camera=T), T[:3, 3])
+             for T in (DEFAULT_CAMERA, look_at([0.35, 0.2, 0.5], [0, 0, 0]), look_at([-0.35, 0.2, 0.5], [0, 0, 0]))]
+    points, normals = cloud_with_normals(views)
+    cloud = numpy_to_pointcloud2(points, normals, frame_id="world")
+    backend = SimBackend(world=world)
+    detector = lambda ctx: DetectorNode(context=ctx, parameter_overrides=[  # noqa: E731
+        Parameter("detector", value="antipodal")])
+    executor = lambda ctx: ExecutorNode(backend=backend, context=ctx, parameter_overrides=[  # noqa: E731
+        Parameter("base_frame", value="world"), Parameter("max_attempts", value=5)],
+        cli_args=["--ros-args", "-r", "grasps:=/detector_node/grasps"])
+    markers = []
+    try:
+        with spinning(detector, executor, lambda ctx: Node("graph_client", context=ctx)) as (_, _, client):
+            client.create_subscription(MarkerArray, "/detector_node/markers", markers.append, LATCHED)
+            answer = call_service(client.create_client(DetectGrasps, "/detect_grasps"),
+                                  DetectGrasps.Request(cloud=cloud, target_frame="world", max_grasps=30), timeout=60)
+            assert answer.success, answer.message
+            grasps = answer.grasps.grasps
+            assert len(grasps) >= 10 and answer.grasps.header.frame_id == "world"
+            scores = [g.score for g in grasps]
+            assert scores == sorted(scores, reverse=True)
+            quats = np.array([[g.pose.orientation.x, g.pose.orientation.y, g.pose.orientation.z,
+                               g.pose.orientation.w] for g in grasps])
+            np.testing.assert_allclose(np.linalg.norm(quats, axis=1), 1.0, atol=1e-5)
+            assert wait_for(lambda: markers, 10)
+            assert markers[-1].markers[0].action == Marker.DELETEALL and len(markers[-1].markers) == 1 + 5 * len(grasps)
+            # NaN-only cloud afterwards: refused, and the graph still executes
+            nan_cloud = numpy_to_pointcloud2(np.full((50, 3), np.nan), frame_id="world")
+            bad = call_service(client.create_client(DetectGrasps, "/detect_grasps"), DetectGrasps.Request(cloud=nan_cloud))
+            assert not bad.success and "cloud too small" in bad.message
+            outcome = call_service(client.create_client(ExecuteGrasp, "/executor_node/execute"),
+                                   ExecuteGrasp.Request(), timeout=60)
+            assert outcome.success and outcome.stage == "lift", outcome.message
+    finally:
+        backend.close()
