@@ -92,7 +92,19 @@ def create_nodes(specs: list[NodeSpec], context, extra_kwargs: dict | None = Non
     return nodes
 
 
-def run(out_dir: Path, timeout: float = 150.0) -> int:
+def sim_scene(seed: int = 1):
+    """A PyBullet clutter scene, its fused world-frame cloud with normals, and the main camera's depth image."""
+    from grasp6d_core.sim.antipodal import cloud_with_normals
+    from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, ClutterWorld, look_at
+    world = ClutterWorld(seed=seed)
+    world.reset(scene="packed", objects="seen", count=4)
+    cameras = (DEFAULT_CAMERA, look_at([0.35, 0.2, 0.5], [0, 0, 0]), look_at([-0.35, 0.2, 0.5], [0, 0, 0]))
+    points, normals = cloud_with_normals([(world.point_cloud(T_world_camera=T), T[:3, 3]) for T in cameras])
+    depth, _ = world.render(DEFAULT_INTRINSICS, DEFAULT_CAMERA)
+    return world, points, normals, depth
+
+
+def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -106,19 +118,33 @@ def run(out_dir: Path, timeout: float = 150.0) -> int:
     from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
 
     start = time.monotonic()
-    specs = describe(camera="playback", executor="sim", rviz=False)
+    extra, world = {}, None
+    if source == "sim":
+        # No recording: the scene is a PyBullet world; the demo publishes its fused cloud as the TSDF surface,
+        # the model-free antipodal detector reads it (z up, world frame) and the sim hand acts in that world.
+        from grasp6d_ros.conversions import metres_to_depth_image, numpy_to_pointcloud2
+        from grasp6d_ros.sim_backend import SimBackend
+        world, scene_points, scene_normals, scene_depth = sim_scene()
+        specs = [s for s in describe(camera="none", executor="sim") if s.executable in ("detector_node", "executor_node")]
+        for spec in specs:
+            spec.parameters.update({"detector": "antipodal"} if spec.executable == "detector_node"
+                                   else {"base_frame": "world"})
+        extra = {"executor_node": {"backend": SimBackend(world=world)}}
+    else:
+        specs = describe(camera="playback", executor="sim", rviz=False)
     context = Context()
     rclpy.init(context=context)
     recorder = McapRecorder(out_dir / "run.mcap")
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     nodes = []
     try:
-        nodes = create_nodes(specs, context)
+        nodes = create_nodes(specs, context, extra)
         client = Node("demo_client", context=context)
         nodes.append(client)
         latest: dict[str, object] = {}
         by_name = {s.executable: s for s in specs}
-        depth_topic = dict(by_name["tsdf_node"].remappings)["depth/image"]
+        depth_topic = (dict(by_name["tsdf_node"].remappings)["depth/image"] if "tsdf_node" in by_name
+                       else "/camera/depth/image_raw")
         for topic, kind in ((depth_topic, Image), ("/tsdf_node/surface", PointCloud2),
                             ("/detector_node/grasps", Grasp6DArray), ("/detector_node/markers", MarkerArray)):
             client.create_subscription(kind, topic, lambda m, t=topic: (recorder.write(t, m), latest.__setitem__(t, m)),
@@ -126,6 +152,12 @@ def run(out_dir: Path, timeout: float = 150.0) -> int:
         for node in nodes:
             executor.add_node(node)
         threading.Thread(target=executor.spin, daemon=True).start()
+        if world is not None:
+            from grasp6d_ros.detector_node import LATCHED
+            client.create_publisher(PointCloud2, "/tsdf_node/surface", LATCHED).publish(
+                numpy_to_pointcloud2(scene_points, scene_normals, frame_id="world"))
+            client.create_publisher(Image, depth_topic, LATCHED).publish(
+                metres_to_depth_image(scene_depth, frame_id="camera"))
         print("demo: waiting for the TSDF surface ...", flush=True)
         while "/tsdf_node/surface" not in latest and time.monotonic() - start < timeout:
             time.sleep(0.1)
@@ -154,6 +186,8 @@ def run(out_dir: Path, timeout: float = 150.0) -> int:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
         recorder.close()
+        if "executor_node" in extra:
+            extra["executor_node"]["backend"].close()
         print(f"recording: {recorder.path} ({sum(recorder.counts.values())} messages); "
               f"{time.monotonic() - start:.1f} s")
 
@@ -162,9 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument("--timeout", type=float, default=150.0)
+    parser.add_argument("--source", choices=("playback", "sim"), default="playback",
+                        help="playback: the shipped RealSense recording through camera_node + tsdf_node; "
+                             "sim: a PyBullet scene with the model-free antipodal detector")
     args = parser.parse_args(argv)
     try:
-        return run(args.out, args.timeout)
+        return run(args.out, args.timeout, args.source)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1

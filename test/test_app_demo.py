@@ -44,3 +44,14 @@ def test_nodes_from_specs_get_config_parameters_and_remaps():
         assert executor.resolve_topic_name("grasps") == "/detector_node/grasps"
         assert detector.resolve_topic_name(detector.param("surface_topic")) == "/tsdf_node/surface"
         executor.destroy_node()
+
+
+def test_demo_sim_source_end_to_end(tmp_path, capsys):
+    from mcap_ros2.reader import read_ros2_messages
+    from grasp6d_ros.demo import run
+    assert run(tmp_path, timeout=60, source="sim") == 0
+    out = capsys.readouterr().out
+    assert "executed: success=True" in out and "   1 " in out and "position [world]" in out
+    assert (tmp_path / "grasps.png").stat().st_size > 10_000
+    topics = {m.channel.topic for m in read_ros2_messages(str(tmp_path / "run.mcap"))}
+    assert topics == {"/camera/depth/image_raw", "/tsdf_node/surface", "/detector_node/grasps", "/detector_node/markers"}
