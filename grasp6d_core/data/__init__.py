@@ -1,0 +1,1 @@
+"""Data engine: object SDF grids (more to come: objects, labels, scenes, loader)."""
