@@ -1,0 +1,11 @@
+"""The grasp network of "Generalizing 6-DoF Grasp Detection via Domain Prior Knowledge" (CVPR 2024), DESIGN §7.
+
+- :mod:`.spconv_shim`: spconv's CPU quirks, handled in one place.
+- :mod:`.backbone`: voxelisation + sparse residual UNet.
+- :mod:`.grouping`: multi-scale cylinder grouping with per-depth max-pooling and gated fusion.
+- :mod:`.network`: graspable head, FPS seeds, approach head, operation head.
+- :mod:`.labels`, :mod:`.losses`, :mod:`.regularizer`: training targets, Lo/Lgs/La/Lr/Lw/Ls and R.
+- :mod:`.decode`: network outputs -> GraspGroup rows.  :mod:`.detector`: GraspDetector (inference).
+- :mod:`.contact_prior`: contact maps, the prior network and test-time refinement.
+Heavy (torch/spconv) imports live in the submodules, not here.
+"""

@@ -1,0 +1,83 @@
+"""One training/validation step of the grasp network on a list of samples (see :mod:`.dataset`).
+
+Seeds during training come from the labels (objectness = 1 and graspness > threshold, FPS), not from the
+untrained heads — teacher forcing, so the operation head sees object seeds from step 0 — and the cylinders
+are oriented by the label approach a* (GSNet does the same); inference uses the predicted ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from grasp6d_core.model.labels import assign_seed_labels, stack_labels
+from grasp6d_core.model.losses import total_loss
+from grasp6d_core.model.network import GraspNet6D, farthest_point_indices
+
+
+def collate(samples: list[dict], device: str | torch.device = "cpu") -> dict:
+    t = lambda key, dtype: torch.as_tensor(np.stack([s[key] for s in samples]), dtype=dtype, device=device)
+    return {"points": t("points", torch.float32), "normals": t("normals", torch.float32),
+            "objectness": t("objectness", torch.long), "graspness": t("graspness", torch.float32),
+            "point_obj": [s["point_obj"] for s in samples], "objects": [s["objects"] for s in samples],
+            "poses": [s["poses"] for s in samples]}
+
+
+def label_seeds(batch: dict, num: int, threshold: float, rng: np.random.Generator) -> torch.Tensor:
+    out = []
+    for b in range(len(batch["objects"])):
+        obj = batch["objectness"][b].cpu().numpy() == 1
+        cand = np.flatnonzero(obj & (batch["graspness"][b].cpu().numpy() > threshold))
+        if len(cand) == 0:
+            cand = np.flatnonzero(obj) if obj.any() else np.arange(len(obj))
+        pts = batch["points"][b].cpu().numpy()[cand]
+        out.append(cand[farthest_point_indices(pts, num, rng)])
+    return torch.as_tensor(np.stack(out), device=batch["points"].device)
+
+
+def forward_and_loss(model: GraspNet6D, batch: dict, rng: np.random.Generator) -> tuple[torch.Tensor, dict, dict]:
+    cfg = model.cfg
+    seed_idx = label_seeds(batch, model.num_seeds, model.threshold, rng)
+    views = model.views.cpu().numpy()
+    found = {}
+
+    def label_approach(idx: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        per_cloud = []
+        for b in range(idx.shape[0]):
+            i = idx[b].cpu().numpy()
+            per_cloud.append(assign_seed_labels(batch["points"][b].cpu().numpy()[i], batch["point_obj"][b][i],
+                                                batch["objects"][b], batch["poses"][b], views))
+        found["labels"] = stack_labels(per_cloud, device=predicted.device)
+        valid = found["labels"]["valid"][..., None]
+        return torch.where(valid, found["labels"]["approach"], predicted)
+
+    end = model(batch["points"], batch["normals"], seed_idx=seed_idx, grouping_approach=label_approach)
+    loss, terms = total_loss(end, batch, found["labels"], cfg, model.depths)
+    terms["valid_seeds"] = float(found["labels"]["valid"].float().mean())
+    return loss, terms, end
+
+
+def train_step(model: GraspNet6D, optimizer: torch.optim.Optimizer, batch: dict, rng: np.random.Generator) -> dict:
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss, terms, _ = forward_and_loss(model, batch, rng)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss {terms}")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    optimizer.step()
+    terms["loss"] = float(loss.detach())
+    return terms
+
+
+@torch.no_grad()
+def validation_terms(model: GraspNet6D, batches: list[dict], rng: np.random.Generator) -> dict:
+    """Mean loss terms over validation batches (eval-mode BN; R needs autograd, so it is computed with grad)."""
+    model.eval()
+    sums: dict = {}
+    for batch in batches:
+        with torch.enable_grad():
+            loss, terms, _ = forward_and_loss(model, batch, rng)
+        terms["loss"] = float(loss)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v
+    return {k: v / max(len(batches), 1) for k, v in sums.items()}
