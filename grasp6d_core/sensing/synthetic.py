@@ -49,10 +49,10 @@ class TabletopScene:
     """Table plane (``table_size`` square, top at z=0), a box and a sphere resting on it."""
 
     table_size: float = 0.8
-    box_extents: tuple = (0.10, 0.06, 0.08)
-    box_xy: tuple = (-0.08, 0.03)
-    sphere_radius: float = 0.04
-    sphere_xy: tuple = (0.09, -0.04)
+    box_extents: tuple = (0.102, 0.063, 0.083)  # odd sizes: faces off the voxel lattice, as in reality
+    box_xy: tuple = (-0.081, 0.032)
+    sphere_radius: float = 0.041
+    sphere_xy: tuple = (0.092, -0.043)
     meshes: list = field(init=False)
     poses: list = field(init=False)
     ids: list = field(init=False)

@@ -25,7 +25,7 @@ class TSDFConfig:
     workspace: Sequence[float] | None = (-0.3, 0.3, -0.3, 0.3, -0.02, 0.3)  # xmin xmax ymin ymax zmin zmax (task)
     device: str = "cpu"                # "cpu", "cuda" or "cuda:N"
     threads: int = 2                   # open3d (TBB) thread limit; 0 = leave open3d's default
-    min_weight: float = 1.0            # voxels observed fewer times are not surface
+    min_weight: float = 1.0            # voxels observed fewer times (frames) are not surface
     block_resolution: int = 8          # voxels per block side (8 was faster than 16 here)
     initial_blocks: int = 4000         # hash map grows on demand
 
@@ -176,7 +176,14 @@ class TSDFVolume:
         empty = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
         if self.is_empty():
             return empty  # open3d raises on extracting from an empty hash map
-        cloud = self._grid.extract_point_cloud(weight_threshold=self.config.min_weight)
+        # Weights are observation counts and open3d keeps voxels with weight > threshold: half a count below.
+        threshold = max(self.config.min_weight - 0.5, 0.0)
+        try:
+            cloud = self._grid.extract_point_cloud(weight_threshold=threshold)
+        except RuntimeError as error:
+            if "shape {0}" in str(error):  # open3d 0.20 raises instead of returning an empty cloud
+                return empty
+            raise
         if cloud.is_empty() or "normals" not in cloud.point:
             return empty
         if self._box_min is not None:
