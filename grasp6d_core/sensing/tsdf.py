@@ -87,9 +87,13 @@ class TSDFVolume:
             o3d.utility.set_max_threads(int(self.config.threads))
         self.device = open3d_device(self.config.device)
         self._intrinsic_cache: dict[CameraIntrinsics, object] = {}
+        # The grid is offset by half a voxel from the task frame: open3d finds surface points where the TSDF
+        # changes sign strictly between voxel centres, so a surface lying exactly on voxel centres (a table at
+        # z = 0 seen straight on, common in synthetic scenes) would vanish. Points are shifted back on output.
+        self._shift = np.full(3, self.config.voxel_size / 2)
         box = None if self.config.workspace is None else np.asarray(self.config.workspace, dtype=np.float64)
-        self._box_min = None if box is None else box[0::2]
-        self._box_max = None if box is None else box[1::2]
+        self._box_min = None if box is None else box[0::2] + self._shift
+        self._box_max = None if box is None else box[1::2] + self._shift
         self.reset()
 
     # -------------------------------------------------------------------------------------------- fusion
@@ -131,9 +135,18 @@ class TSDFVolume:
         if self.device.get_type() != o3c.Device.DeviceType.CPU:
             image = image.to(self.device)
         K = self._intrinsic_tensor(intrinsics)
-        extrinsic = o3c.Tensor(np.linalg.inv(T))  # camera <- task, float64 on the CPU as open3d expects
+        T_grid_camera = T.copy()
+        T_grid_camera[:3, 3] += self._shift
+        extrinsic = o3c.Tensor(np.linalg.inv(T_grid_camera))  # camera <- grid, float64 on the CPU as open3d expects
         c = self.config
-        blocks = self._grid.compute_unique_block_coordinates(image, K, extrinsic, 1.0, c.max_depth, c.trunc_voxels)
+        try:
+            blocks = self._grid.compute_unique_block_coordinates(image, K, extrinsic, 1.0, c.max_depth,
+                                                                 c.trunc_voxels)
+        except RuntimeError as error:
+            # open3d raises when no (sub-sampled, every few pixels) depth lies within max_depth
+            if "No block is touched" in str(error):
+                return 0
+            raise
         blocks = self._blocks_in_workspace(blocks)
         if blocks.shape[0] == 0:
             return 0
@@ -198,7 +211,7 @@ class TSDFVolume:
         normals = cloud.point.normals.cpu().numpy().astype(np.float32, copy=False)
         length = np.linalg.norm(normals, axis=1)
         valid = np.isfinite(length) & (length > 1e-6) & np.all(np.isfinite(points), axis=1)
-        points, normals = points[valid], normals[valid] / length[valid, None]
+        points, normals = points[valid] - self._shift.astype(np.float32), normals[valid] / length[valid, None]
         if n_points is not None and len(points) > n_points:
             pick = np.random.default_rng(seed).choice(len(points), n_points, replace=False)
             points, normals = points[pick], normals[pick]

@@ -1,0 +1,88 @@
+"""camera_node: publishes ``depth/image`` and ``depth/camera_info`` from any grasp6d depth source.
+
+Parameters: ``source`` = realsense | kinect | playback | scene_dir, ``serial``, ``path`` (recording .db3/.bag/
+.mkv or scene directory), ``fps``, ``width``/``height`` (RealSense), ``kinect_mode`` (NFOV/WFOV...),
+``align_to_color``, ``frame_id``, ``loop``, ``encoding`` (16UC1 millimetres or 32FC1 metres). Messages are
+stamped with the node clock when published (a recording's own clock is in the past). With a vendor driver
+already running, skip this node and remap the TSDF node's inputs instead.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from grasp6d_core.sensing import SourceError, open_source
+from grasp6d_ros.conversions import intrinsics_to_camera_info, metres_to_depth_image
+
+DEFAULTS: dict[str, Any] = {
+    "source": "playback", "serial": "", "path": "", "fps": 30, "width": 640, "height": 480,
+    "kinect_mode": "NFOV", "align_to_color": False, "frame_id": "camera_depth_optical_frame", "loop": False,
+    "encoding": "16UC1",
+}
+# Reliable publishers match both reliable and best-effort (sensor-data) subscribers.
+OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class CameraNode(Node):
+    def __init__(self, **node_kwargs):
+        super().__init__("camera_node", **node_kwargs)
+        for name, value in DEFAULTS.items():
+            self.declare_parameter(name, value)
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        if p("encoding") not in ("16UC1", "32FC1"):
+            raise ValueError(f"parameter encoding must be 16UC1 or 32FC1, got '{p('encoding')}'")
+        self.source = open_source(p("source"), serial=p("serial"), path=p("path"), width=p("width"),
+                                  height=p("height"), fps=p("fps"), loop=p("loop"),
+                                  align_to_color=p("align_to_color"), kinect_mode=p("kinect_mode"))
+        self.frame_id, self.encoding = p("frame_id"), p("encoding")
+        self.published = 0
+        self._image_pub = self.create_publisher(Image, "depth/image", OUTPUT_QOS)
+        self._info_pub = self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS)
+        self._timer = self.create_timer(1.0 / max(float(p("fps")), 1e-3), self._tick)
+        self.get_logger().info(f"publishing {self.resolve_topic_name('depth/image')} from {p('source')} "
+                               f"{p('path') or p('serial') or ''} at {p('fps')} Hz in '{self.frame_id}'")
+
+    def _tick(self) -> None:
+        try:
+            frame = self.source.read(timeout=0.005)  # never block the executor for long
+        except SourceError as error:
+            self.get_logger().error(f"reading the depth source failed: {error}", throttle_duration_sec=5.0)
+            return
+        if frame is None:
+            if self.source.finished:
+                self.get_logger().info(f"end of the recording after {self.published} frames")
+                self._timer.cancel()
+            return
+        stamp = self.get_clock().now().to_msg()
+        self._image_pub.publish(metres_to_depth_image(frame.depth, self.encoding, self.frame_id, stamp))
+        self._info_pub.publish(intrinsics_to_camera_info(frame.intrinsics, self.frame_id, stamp))
+        self.published += 1
+
+    def destroy_node(self) -> None:
+        self.source.close()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = CameraNode()
+    except (SourceError, ValueError) as error:
+        rclpy.logging.get_logger("camera_node").fatal(str(error))
+        rclpy.try_shutdown()
+        raise SystemExit(1)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
