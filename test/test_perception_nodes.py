@@ -127,3 +127,57 @@ def test_every_bad_input_is_skipped_counted_and_the_node_keeps_running(table_dep
         assert answer.success and "3 frames were fused" in answer.message
         assert wait_for(lambda: listener.surface_size() == 0)
         send(good(), expect="integrated")  # and it still fuses
+
+
+def test_static_frames_chain_invert_and_name_missing_frames():
+    from geometry_msgs.msg import TransformStamped
+
+    from grasp6d_ros.frames import FrameBuffer, StaticTransforms, TransformUnavailable, transform_msg_to_matrix
+
+    tree = StaticTransforms.from_strings(["world base 1 0 0 0 0 0 1",
+                                          "base camera 0 0 0.5 1 0 0 0", ""])
+    T = tree.lookup("world", "camera")
+    assert np.allclose(T, [[1, 0, 0, 1], [0, -1, 0, 0], [0, 0, -1, 0.5], [0, 0, 0, 1]])
+    assert np.allclose(tree.lookup("camera", "world"), np.linalg.inv(T))
+    with pytest.raises(TransformUnavailable, match="from 'lidar' to 'world'.*known frames: base, camera, world"):
+        tree.lookup("world", "lidar")
+    with pytest.raises(ValueError, match="must be 'parent child x y z qx qy qz qw'"):
+        StaticTransforms.from_strings(["world camera 0 0 0.5"])
+    with pytest.raises(ValueError, match="quaternion"):
+        StaticTransforms.from_strings(["world camera 0 0 0 0 0 0 0"])
+    msg = TransformStamped()
+    msg.transform.translation.z, msg.transform.rotation.x, msg.transform.rotation.w = 0.5, 1.0, 0.0
+    assert np.allclose(transform_msg_to_matrix(msg), tree.lookup("base", "camera"))
+    buffer = FrameBuffer(static_transforms=["world camera 0 0 0.5 1 0 0 0"])
+    with pytest.raises(TransformUnavailable, match="no header.frame_id"):
+        buffer.lookup("world", "")
+    assert np.allclose(buffer.lookup("world", "world"), np.eye(4))
+
+
+def test_frames_adapter_selection():
+    from grasp6d_ros.frames import FrameBuffer, import_tf2_ros, import_tf2_ros_if
+
+    assert import_tf2_ros() is None  # not on PyPI: the static fallback is what runs here
+    auto = FrameBuffer(mode="auto", static_transforms=[])
+    assert auto.backend == "static" and "tf2_ros is not installed" in auto.description
+    assert "transform_source=static" in FrameBuffer(mode="static").description
+    with pytest.raises(RuntimeError, match="transform_source=tf needs tf2_ros"):
+        FrameBuffer(mode="tf")
+    with pytest.raises(ValueError, match="transform mode"):
+        FrameBuffer(mode="gps")
+    module = object()  # where tf2_ros imports, auto and tf use it and static ignores it
+    assert import_tf2_ros_if("auto", lambda: module) is module and import_tf2_ros_if("tf", lambda: module) is module
+    assert import_tf2_ros_if("static", lambda: module) is None
+
+
+def test_config_files_match_node_defaults():
+    from pathlib import Path
+
+    import yaml
+
+    from grasp6d_ros import camera_node, tsdf_node
+    config = Path(__file__).resolve().parent.parent / "config"
+    for path, module, name in ((config / "tsdf.yaml", tsdf_node, "tsdf_node"),
+                               (config / "camera.yaml", camera_node, "camera_node")):
+        with open(path) as f:
+            assert yaml.safe_load(f)[name]["ros__parameters"] == module.DEFAULTS, path
