@@ -54,8 +54,8 @@ def load_into(model: torch.nn.Module, blob: dict, cfg: dict, path: str | Path = 
     """Strictly load ``blob`` into ``model`` built from ``cfg``; config mismatch -> CheckpointError."""
     theirs = blob["config"]
     if theirs.get("name") != cfg.get("name") or _arch(theirs) != _arch(cfg):
-        raise CheckpointError(f"checkpoint {path} was trained with config '{theirs.get('name')}' "
-                              f"(architecture differs from '{cfg.get('name')}'): use --config {theirs.get('name')}")
+        raise CheckpointError(f"checkpoint {path} was trained with config '{theirs.get('name')}', not "
+                              f"'{cfg.get('name')}': use --config {theirs.get('name')} (or another --out)")
     try:
         model.load_state_dict(blob["model"], strict=True)
     except RuntimeError as error:

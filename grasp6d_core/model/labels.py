@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grasp6d_core.rotations import grasp_rotation, in_plane_angle
+
 SEED_LABEL_RADIUS = 0.01  # a seed farther than this from every labelled point of its object gets no label
 
 
@@ -81,7 +83,10 @@ def assign_seed_labels(seed_xyz: np.ndarray, seed_obj: np.ndarray, objects: list
         out["view_scores"][sel] = (sums - lo) / np.maximum(hi - lo, 1e-9)
         out["best_view"][sel] = best_view
         out["score"][sel] = qv.max(1)
-        out["angle"][sel] = best_angle * (np.pi / a_bins)
+        # The in-plane angle is measured from a frame built from the approach (DESIGN §4), so it changes when
+        # the grasp is moved into the camera frame: θ_cam = θ_obj + δ, with Rx(δ) = F(P·a)ᵀ · P · F(a).
+        delta = in_plane_angle(pose[:3, :3] @ grasp_rotation(-views[best_view], 0.0))          # (S,)
+        out["angle"][sel] = np.mod(best_angle * (np.pi / a_bins) + delta[:, None], np.pi)
         out["width"][sel] = obj.widths[near][rows[:, None], best_view[:, None], best_angle,
                                              np.arange(d_bins)[None]].astype(np.float32)
     out["score"][~out["valid"]] = 0.0

@@ -24,7 +24,7 @@ def farthest_point_indices(points: np.ndarray, m: int, rng: np.random.Generator 
         rng = rng or np.random.default_rng(0)
         extra = rng.integers(0, n, m - n)
         return np.concatenate([np.arange(n), extra])
-    return np.asarray(fpsample.bucket_fps_kdline_sampling(np.ascontiguousarray(points, np.float32), m, h=5), np.int64)
+    return np.asarray(fpsample.bucket_fps_kdline_sampling(np.ascontiguousarray(points, np.float32), m, h=5, start_idx=0), np.int64)
 
 
 def mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
@@ -70,6 +70,11 @@ class GraspNet6D(nn.Module):
         """points/normals (B, N, 3). ``seed_idx`` (B, M) forces seeds; ``grouping_approach`` is a callable
         (seed_idx, predicted approach) -> approach used to orient the cylinders (training: the label's)."""
         feats = self.backbone(points, self.point_features(normals))          # (B, N, C)
+        return self.forward_heads(points, feats, seed_idx, grouping_approach)
+
+    def forward_heads(self, points: torch.Tensor, feats: torch.Tensor, seed_idx: torch.Tensor | None = None,
+                      grouping_approach=None) -> dict:
+        """Everything after the backbone (split so inference can time the two parts)."""
         g = self.graspable(feats)
         objectness, graspness = g[..., :2], g[..., 2]
         if seed_idx is None:

@@ -1,0 +1,112 @@
+"""``grasp6d detect``: run a checkpoint on the depth images of GraspNet-format scenes, write a benchmark dump
+(DUMP/scene_XXXX/<camera>/NNNN.npy) and one PNG per scene with the top grasps drawn on the cloud."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per image) + a PNG per scene"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None, help="model checkpoint (default: the shipped models/grasp6d_cpu.pt)")
+    parser.add_argument("--input", required=True, help="a scene folder (…/scenes/scene_XXXX) or a root with scenes/")
+    parser.add_argument("--scenes", default=None, help="with a root: scene ids, e.g. 100-101 (default: all)")
+    parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
+    parser.add_argument("--out", required=True, help="dump root")
+    parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255 or 0,5 (missing ones are skipped)")
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--no-collision", action="store_true", help="skip the model-free collision check")
+    parser.add_argument("--refine", action="store_true", help="contact-map refinement (checkpoints with a prior)")
+    parser.add_argument("--workspace", default="labels", choices=["labels", "none"],
+                        help="labels: crop to the objects' box + 5 cm from the label image when present (as "
+                             "GSNet's test loader does); none: every point closer than --max-depth")
+    parser.add_argument("--max-depth", type=float, default=1.5)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-png", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from grasp6d_core.model.checkpoint import CheckpointError
+    try:
+        _run(args)
+        return 0
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        print(f"grasp6d detect: {error}", file=sys.stderr)
+        return 2
+
+
+def scene_folders(path, scenes) -> list:
+    from pathlib import Path
+    from grasp6d_core.evaluation.runner import parse_range
+    path = Path(path)
+    if path.name.startswith("scene_") and path.is_dir():
+        return [path]
+    if not (path / "scenes").is_dir():
+        raise FileNotFoundError(f"--input {path}: neither a scene_XXXX folder nor a root with scenes/")
+    wanted = set(parse_range(scenes)) if scenes else None
+    found = sorted(p for p in (path / "scenes").glob("scene_*") if p.is_dir())
+    found = [p for p in found if wanted is None or int(p.name[6:]) in wanted]
+    if not found:
+        raise FileNotFoundError(f"--input {path}: no scenes {scenes or ''} under scenes/")
+    return found
+
+
+def image_points(cam_dir, ann: int, workspace: str, max_depth: float):
+    """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present)."""
+    import numpy as np
+    from PIL import Image
+    from grasp6d_core.camera import CameraIntrinsics
+    depth_png = cam_dir / "depth" / f"{ann:04d}.png"
+    factor = 1000.0
+    meta = cam_dir / "meta" / f"{ann:04d}.mat"
+    if meta.is_file():
+        import scipy.io
+        factor = float(np.ravel(scipy.io.loadmat(meta).get("factor_depth", [[1000.0]]))[0])
+    depth = np.asarray(Image.open(depth_png), np.float32) / factor
+    intr = CameraIntrinsics.from_matrix(np.load(cam_dir / "camK.npy"), depth.shape[1], depth.shape[0])
+    cloud = intr.depth_to_points(depth, organized=True, max_depth=max_depth)
+    valid = np.isfinite(cloud[..., 2])
+    points = cloud[valid]
+    label_png = cam_dir / "label" / f"{ann:04d}.png"
+    if workspace == "labels" and label_png.is_file():
+        seg = np.asarray(Image.open(label_png))[valid]
+        if (seg > 0).any():
+            lo, hi = points[seg > 0].min(0) - 0.05, points[seg > 0].max(0) + 0.05
+            points = points[np.all((points >= lo) & (points <= hi), axis=1)]
+    return points, intr
+
+
+def _run(args: argparse.Namespace) -> None:
+    import torch
+    from tqdm import tqdm
+    from grasp6d_core.evaluation.runner import parse_range
+    from grasp6d_core.grasp import dump_path
+    from grasp6d_core.model.detector import GraspDetector
+    from grasp6d_core.model.draw import draw_grasps_png
+
+    torch.set_num_threads(max(1, args.threads))
+    detector = GraspDetector.from_checkpoint(args.checkpoint, args.device)
+    views = parse_range(args.views)
+    jobs = []
+    for folder in scene_folders(args.input, args.scenes):
+        cam_dir = folder / args.camera
+        if not (cam_dir / "depth").is_dir():
+            raise FileNotFoundError(f"{folder}: no {args.camera}/depth folder")
+        present = {int(p.stem) for p in (cam_dir / "depth").glob("*.png")}
+        jobs += [(folder, a) for a in views if a in present]
+    if not jobs:
+        raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
+    first_of_scene = {}
+    for folder, ann in tqdm(jobs, desc="detect"):
+        points, intr = image_points(folder / args.camera, ann, args.workspace, args.max_depth)
+        grasps = detector.detect(points, top_k=args.top_k, collision=not args.no_collision, refine=args.refine)
+        scene = int(folder.name[6:])
+        grasps.save_npy(dump_path(args.out, scene, args.camera, ann))
+        if scene not in first_of_scene:
+            first_of_scene[scene] = True
+            if not args.no_png:
+                png = dump_path(args.out, scene, args.camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
+                draw_grasps_png(png, points, grasps[:10], intr, title=f"scene {scene} image {ann}: top {min(10, len(grasps))}")
+    print(f"wrote {len(jobs)} dumps under {args.out}")

@@ -1,0 +1,41 @@
+"""``grasp6d train``: train the grasp network on a GraspNet-format root (real or synthetic)."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "train the grasp network (configs: cpu, paper, baseline, gsnet) on a GraspNet-format dataset"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="cpu", help="model config name or YAML path (cpu|paper|baseline|gsnet)")
+    parser.add_argument("--data", required=True, help="GraspNet-format root (scenes/, grasp_label/, models/...)")
+    parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, TensorBoard events, log.jsonl")
+    parser.add_argument("--train-scenes", default="0-99", help="scene ids, e.g. 0-99 (missing ones are skipped)")
+    parser.add_argument("--val-scenes", default="100-101", help="validation scene ids ('' = none)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimiser steps (default 1000)")
+    length.add_argument("--epochs", type=float, default=None, help="passes over the training images")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-every", type=int, default=200, help="steps between validations")
+    parser.add_argument("--val-images", type=int, default=8, help="validation images per validation")
+    parser.add_argument("--ckpt-every", type=int, default=200, help="steps between checkpoints (last.pt)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (same config required)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from grasp6d_core.model.checkpoint import CheckpointError
+    try:
+        from grasp6d_core.model.train_loop import train
+        train(args)
+        return 0
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        print(f"grasp6d train: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,142 @@
+"""GraspDetector: a trained grasp network behind one call, points in -> GraspGroup out (camera frame, best first).
+
+detect(): sample ``num_points`` of the cloud, estimate normals if missing, run the network, decode every seed,
+NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
+(physics.collision_and_empty: finger boxes + palm + the approach path behind the palm; grasps with nothing
+between the fingers are dropped too) in score order until ``top_k`` survive. Optional contact-map refinement.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grasp6d_core.grasp import GraspGroup
+
+APPROACH_PATH = 0.05   # m of free space required behind the palm (the pre-grasp approach)
+MIN_POINTS_BETWEEN = 3  # scene points between the fingers below which a grasp is "empty"
+COLLISION_CHUNK = 64
+
+
+class GraspDetector:
+    def __init__(self, model, cfg: dict, device: str = "cpu", info: dict | None = None, prior=None):
+        self.model, self.cfg, self.device = model.eval(), cfg, device
+        self.info = info or {}
+        self.prior = prior
+        self.num_points = int(cfg["num_points"])
+        self.last_timing: dict = {}
+
+    # ------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu") -> "GraspDetector":
+        """Load a checkpoint (None = the shipped models/grasp6d_cpu.pt); its config comes from the file."""
+        from grasp6d_core.model.checkpoint import SHIPPED, CheckpointError, load_into, read_checkpoint
+        from grasp6d_core.model.config import validate_config
+        from grasp6d_core.model.network import GraspNet6D
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        path = Path(path) if path else SHIPPED
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path}: no such file" + (" (the shipped weights are missing from "
+                                                                         "models/)" if path == SHIPPED else ""))
+        blob = read_checkpoint(path)
+        cfg = validate_config(blob["config"], f"checkpoint {path}")
+        model = GraspNet6D(cfg)
+        load_into(model, blob, cfg, path)
+        prior = None
+        if blob.get("contact_prior") is not None:
+            from grasp6d_core.model.contact_prior import ContactPrior
+            prior = ContactPrior.from_state(blob["contact_prior"])
+        info = {"path": str(path), "step": blob.get("step"), "config": cfg["name"], "data_recipe": blob.get("data_recipe")}
+        return cls(model.to(device), cfg, device, info, prior)
+
+    @classmethod
+    def from_config(cls, name: str = "cpu", device: str = "cpu", seed: int = 0) -> "GraspDetector":
+        """An untrained network of a config (benchmarks, tests)."""
+        from grasp6d_core.model.config import load_config
+        from grasp6d_core.model.network import GraspNet6D
+        torch.manual_seed(seed)
+        cfg = load_config(name)
+        return cls(GraspNet6D(cfg).to(device), cfg, device)
+
+    # ------------------------------------------------------------------------------------------ inference
+    def prepare(self, points: np.ndarray, normals: np.ndarray | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        points = np.asarray(points, dtype=np.float32)
+        if points.ndim != 2 or points.shape[1] != 3:
+            raise ValueError(f"points must have shape (N, 3), got {points.shape}")
+        keep = np.isfinite(points).all(1)
+        if normals is not None:
+            normals = np.asarray(normals, dtype=np.float32)
+            if normals.shape != points.shape:
+                raise ValueError(f"normals {normals.shape} must match points {points.shape}")
+            keep &= np.isfinite(normals).all(1)
+        points = points[keep]
+        if len(points) < 100:
+            raise ValueError(f"points: only {len(points)} finite points, need at least 100")
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(points), self.num_points, replace=len(points) < self.num_points)
+        sampled = points[pick]
+        if normals is None:
+            from grasp6d_core.model.dataset import estimate_normals
+            return sampled, estimate_normals(sampled)
+        n = normals[keep][pick]
+        return sampled, n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+
+    @torch.no_grad()
+    def candidates(self, points: np.ndarray, normals: np.ndarray) -> GraspGroup:
+        """Every seed's decoded grasp (M of them), best first; times backbone / heads."""
+        from grasp6d_core.model.decode import decode_grasps
+        p = torch.as_tensor(points, device=self.device)[None]
+        n = torch.as_tensor(normals, device=self.device)[None]
+        t0 = time.perf_counter()
+        feats = self.model.backbone(p, self.model.point_features(n))
+        t1 = time.perf_counter()
+        end = self.model.forward_heads(p, feats)
+        grasps = decode_grasps(end, self.model.depths)
+        t2 = time.perf_counter()
+        self.last_timing.update(backbone_ms=1e3 * (t1 - t0), heads_ms=1e3 * (t2 - t1))
+        return grasps
+
+    def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
+               refine: bool = False) -> GraspGroup:
+        """Grasps (camera frame of ``points``), best first, at most ``top_k``."""
+        t0 = time.perf_counter()
+        self.last_timing = {}
+        pts, nrm = self.prepare(points, normals)
+        t_prep = time.perf_counter()
+        grasps = self.candidates(pts, nrm)
+        t1 = time.perf_counter()
+        if refine:
+            if self.prior is None:
+                raise ValueError("refine=True but this checkpoint has no contact-map prior (config "
+                                 f"'{self.cfg['name']}'); train one with grasp6d train-prior or pass refine=False")
+            grasps = self.prior.refine(grasps, pts, self.model, top=min(len(grasps), max(top_k, 10)))
+        grasps = grasps.nms(0.03, np.deg2rad(30.0))
+        if collision:
+            grasps = collision_free(grasps, pts, top_k)
+        grasps = grasps.top_k(top_k)
+        t2 = time.perf_counter()
+        self.last_timing.update(prepare_ms=1e3 * (t_prep - t0), collision_nms_ms=1e3 * (t2 - t1),
+                                total_ms=1e3 * (t2 - t0))
+        return grasps
+
+
+def collision_free(grasps: GraspGroup, scene_points: np.ndarray, top_k: int) -> GraspGroup:
+    """The first ``top_k`` grasps (in the given order) whose gripper misses the scene points and holds some."""
+    from grasp6d_core.physics import GripperGeometry, collision_and_empty
+    from scipy.spatial import cKDTree
+    geometry = GripperGeometry(empty_threshold=MIN_POINTS_BETWEEN, approach_distance=APPROACH_PATH)
+    tree = cKDTree(scene_points)
+    reach = 0.5 * 0.1 + 0.01 + 0.02 + 0.01 + APPROACH_PATH + 0.02  # farthest gripper point from the grasp centre
+    kept = []
+    for start in range(0, len(grasps), COLLISION_CHUNK):
+        chunk = grasps[start:start + COLLISION_CHUNK]
+        near = np.unique(np.concatenate([np.asarray(i, int) for i in tree.query_ball_point(chunk.translations, reach, workers=2)]))
+        hit, empty = collision_and_empty(scene_points[near], chunk.rotations, chunk.translations, chunk.widths,
+                                         chunk.depths, geometry)
+        kept.append(chunk[~hit & ~empty])
+        if sum(len(k) for k in kept) >= top_k:
+            break
+    return GraspGroup.concatenate(kept)
