@@ -12,6 +12,7 @@ from grasp6d_core.sensing.kinect import (DEPTH_MODES, KinectSource, kinect_depth
 from grasp6d_core.sensing.realsense import RealSenseSource
 from grasp6d_core.sensing.realsense_record import depth_to_units, write_recording
 from grasp6d_core.sensing.scene_dir import SceneDirSource, write_depth_png
+from grasp6d_core.sensing.synthetic import TabletopScene
 
 K = CameraIntrinsics(96, 72, 80.25, 81.5, 47.5, 35.25)
 
@@ -77,8 +78,10 @@ def test_realsense_record_cli_writes_the_synthetic_table(tmp_path):
     assert done.returncode == 0, done.stderr
     frames = list(open_source("playback", path=str(out)))
     assert len(frames) == 3 and frames[0].depth.shape == (480, 640)
-    # 0.6 m above the table, box top at 0.08 m and sphere top at 0.08 m: depth 0.52 .. 0.60 everywhere
-    assert frames[0].depth.min() == pytest.approx(0.52, abs=1e-3) and frames[0].depth.max() == pytest.approx(0.6, abs=1e-3)
+    # 0.6 m above the table: depth from the highest object top to the table, no holes
+    scene = TabletopScene()
+    top = max(scene.box_extents[2], 2 * scene.sphere_radius)
+    assert frames[0].depth.min() == pytest.approx(0.6 - top, abs=1e-3) and frames[0].depth.max() == pytest.approx(0.6, abs=1e-3)
 
 
 def test_scene_directory_source(tmp_path):

@@ -88,6 +88,8 @@ def test_sampling_counts_empty_volume_and_reset(views):
     volume.integrate(views[0])
     everything = volume.surface(n_points=None)[0]
     assert len(volume.surface(n_points=1000)[0]) == 1000  # exactly N when the surface is larger
+    volume._extract_estimate = 100  # a stale size estimate: open3d truncates, the volume must notice and recount
+    assert len(volume.surface(n_points=None)[0]) == len(everything)
     assert len(volume.surface(n_points=len(everything) + 500)[0]) == len(everything)  # fewer when smaller
     # one point per voxel at most
     keys = np.floor(everything / VOXEL).astype(np.int64)

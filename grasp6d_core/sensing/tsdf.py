@@ -76,6 +76,15 @@ def sanitize_depth(depth: np.ndarray) -> tuple[np.ndarray, int]:
     return depth, n_bad
 
 
+def one_per_voxel(points: np.ndarray, normals: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first point of every occupied voxel. Extraction yields up to three zero crossings per voxel;
+    one per voxel is the surface's true density. (open3d's averaging voxel_down_sample took 6x longer.)"""
+    cells = np.floor(points / voxel_size).astype(np.int64) + (1 << 20)  # exact keys for |coords| < 5 km
+    keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
+    _, first = np.unique(keys, return_index=True)
+    return points[first], normals[first]
+
+
 class TSDFVolume:
     def __init__(self, config: TSDFConfig | None = None, **overrides):
         import open3d as o3d
@@ -108,6 +117,7 @@ class TSDFVolume:
             voxel_size=c.voxel_size, block_resolution=c.block_resolution, block_count=c.initial_blocks,
             device=self.device)
         self.frames_integrated = 0
+        self._extract_estimate = -1  # -1: let open3d count the surface points first
 
     @property
     def n_blocks(self) -> int:
@@ -179,36 +189,36 @@ class TSDFVolume:
         return o3c.Tensor.from_numpy(np.ascontiguousarray(coords[keep])).to(blocks.device)
 
     # ------------------------------------------------------------------------------------------- surface
+    def _extract(self, threshold: float, estimate: int):
+        try:
+            return self._grid.extract_point_cloud(weight_threshold=threshold, estimated_point_number=estimate)
+        except RuntimeError as error:
+            if "shape {0}" in str(error):  # open3d 0.20 raises instead of returning an empty cloud
+                return None
+            raise
+
     def surface(self, n_points: int | None = 20000, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
         """Surface points (N, 3) float32 in the task frame and unit normals (N, 3), inside the workspace,
         one per voxel, randomly sampled down to ``n_points`` (all of them when fewer or ``n_points`` is None).
         An empty volume gives (0, 3) arrays."""
-        import open3d as o3d
-        import open3d.core as o3c
-
         empty = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
         if self.is_empty():
             return empty  # open3d raises on extracting from an empty hash map
         # Weights are observation counts and open3d keeps voxels with weight > threshold: half a count below.
         threshold = max(self.config.min_weight - 0.5, 0.0)
-        try:
-            cloud = self._grid.extract_point_cloud(weight_threshold=threshold)
-        except RuntimeError as error:
-            if "shape {0}" in str(error):  # open3d 0.20 raises instead of returning an empty cloud
-                return empty
-            raise
-        if cloud.is_empty() or "normals" not in cloud.point:
+        cloud = self._extract(threshold, self._extract_estimate)
+        if cloud is not None and self._extract_estimate > 0 and len(cloud.point.positions) >= self._extract_estimate:
+            cloud = self._extract(threshold, -1)  # the estimate was too small and open3d truncated: count
+        if cloud is None or cloud.is_empty() or "normals" not in cloud.point:
             return empty
+        points = cloud.point.positions.cpu().numpy()
+        normals = cloud.point.normals.cpu().numpy()
+        # Passing a size estimate skips open3d's counting pass (a third of the extraction time).
+        self._extract_estimate = int(1.5 * len(points)) + 10000
         if self._box_min is not None:
-            box = o3d.t.geometry.AxisAlignedBoundingBox(
-                o3c.Tensor(self._box_min, o3c.float32, self.device), o3c.Tensor(self._box_max, o3c.float32, self.device))
-            cloud = cloud.crop(box)
-            if cloud.is_empty():
-                return empty
-        # Extraction yields up to three zero crossings per voxel; one point per voxel is the surface's density.
-        cloud = cloud.voxel_down_sample(self.config.voxel_size)
-        points = cloud.point.positions.cpu().numpy().astype(np.float32, copy=False)
-        normals = cloud.point.normals.cpu().numpy().astype(np.float32, copy=False)
+            keep = np.all((points >= self._box_min) & (points <= self._box_max), axis=1)
+            points, normals = points[keep], normals[keep]
+        points, normals = one_per_voxel(points, normals, self.config.voxel_size)
         length = np.linalg.norm(normals, axis=1)
         valid = np.isfinite(length) & (length > 1e-6) & np.all(np.isfinite(points), axis=1)
         points, normals = points[valid] - self._shift.astype(np.float32), normals[valid] / length[valid, None]
