@@ -30,6 +30,7 @@ OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 class CameraNode(Node):
     def __init__(self, **node_kwargs):
         super().__init__("camera_node", **node_kwargs)
+        self.source = None  # set once the source opened; destroy_node may run before (rclpy shutdown)
         for name, value in DEFAULTS.items():
             self.declare_parameter(name, value)
         p = lambda name: self.get_parameter(name).value  # noqa: E731
@@ -63,7 +64,8 @@ class CameraNode(Node):
         self.published += 1
 
     def destroy_node(self) -> None:
-        self.source.close()
+        if self.source is not None:
+            self.source.close()
         super().destroy_node()
 
 

@@ -181,3 +181,19 @@ def test_config_files_match_node_defaults():
                                (config / "camera.yaml", camera_node, "camera_node")):
         with open(path) as f:
             assert yaml.safe_load(f)[name]["ros__parameters"] == module.DEFAULTS, path
+
+
+def test_camera_node_names_a_missing_recording():
+    import rclpy
+    from rclpy.context import Context
+
+    from grasp6d_core.sensing import SourceError
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(SourceError, match="recording '/nonexistent/table.db3' does not exist"):
+            CameraNode(context=context, parameter_overrides=[Parameter("path", value="/nonexistent/table.db3")])
+        with pytest.raises(ValueError, match="encoding must be 16UC1 or 32FC1"):
+            CameraNode(context=context, parameter_overrides=[Parameter("encoding", value="rgb8")])
+    finally:
+        rclpy.shutdown(context=context)

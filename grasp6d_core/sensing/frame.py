@@ -44,10 +44,12 @@ class DepthSource(abc.ABC):
     def close(self) -> None:
         """Release the device or file; reading after close is an error."""
 
+    _finished = False
+
     @property
     def finished(self) -> bool:
         """True once a finite source has delivered its last frame (live sources never finish)."""
-        return False
+        return self._finished
 
     def __iter__(self) -> Iterator[DepthFrame]:
         while not self.finished:

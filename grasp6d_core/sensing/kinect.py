@@ -116,10 +116,6 @@ class KinectSource(DepthSource):
         handle.open()
         return cls(handle, handle.calibration, align_to_color, True, f"Azure Kinect recording '{path}'")
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
     def read(self, timeout: float = 1.0) -> DepthFrame | None:
         if self._finished:
             return None

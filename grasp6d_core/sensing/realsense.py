@@ -96,10 +96,6 @@ class RealSenseSource(DepthSource):
                    loop=loop, description=f"RealSense recording '{path}'")
 
     # ---------------------------------------------------------------------------------------------- reading
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
     def read(self, timeout: float = 1.0) -> DepthFrame | None:
         if self._finished:
             return None
