@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-images", type=int, default=8, help="validation images per validation")
     parser.add_argument("--ckpt-every", type=int, default=200, help="steps between checkpoints (last.pt)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (same config required)")
+    parser.add_argument("--stage", default="network", choices=["network", "prior"],
+                        help="network: the grasp network; prior: the contact-map prior network, attached to OUT/final.pt")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
 
 
@@ -33,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from grasp6d_core.model.checkpoint import CheckpointError
     try:
-        from grasp6d_core.model.train_loop import train
-        train(args)
+        from grasp6d_core.model.train_loop import train, train_prior_stage
+        (train_prior_stage if args.stage == "prior" else train)(args)
         return 0
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         print(f"grasp6d train: {error}", file=sys.stderr)

@@ -2,8 +2,8 @@
 
 detect(): sample ``num_points`` of the cloud, estimate normals if missing, run the network, decode every seed,
 NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
-(physics.collision_and_empty: finger boxes + palm + the approach path behind the palm; grasps with nothing
-between the fingers are dropped too) in score order until ``top_k`` survive. Optional contact-map refinement.
+(:mod:`.collision`: finger boxes + palm + the approach path behind the palm, physics.GripperGeometry; grasps
+with nothing between the fingers are dropped too) in score order until ``top_k`` survive. Optional contact-map refinement.
 """
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ import numpy as np
 import torch
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.model.collision import collision_free
+from grasp6d_core.model.geometry import grasp_rotation_torch
+from grasp6d_core.physics import GripperGeometry
 
-APPROACH_PATH = 0.05   # m of free space required behind the palm (the pre-grasp approach)
-MIN_POINTS_BETWEEN = 3  # scene points between the fingers below which a grasp is "empty"
-COLLISION_CHUNK = 64
+# Model-free collision: the evaluator's gripper, plus 5 cm of free approach path behind the palm; a grasp
+# with fewer than 2 scene points (8 mm voxels) between the fingers is "empty".
+COLLISION_GEOMETRY = GripperGeometry(empty_threshold=2, approach_distance=0.05)
+REFINE_TOP = 10         # grasps refined by the contact-map prior
 
 
 class GraspDetector:
@@ -27,6 +31,7 @@ class GraspDetector:
         self.prior = prior
         self.num_points = int(cfg["num_points"])
         self.last_timing: dict = {}
+        self.last_refinement: dict = {}
 
     # ------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -95,9 +100,24 @@ class GraspDetector:
         t1 = time.perf_counter()
         end = self.model.forward_heads(p, feats)
         grasps = decode_grasps(end, self.model.depths)
+        self._context = (p, feats)  # for re-scoring refined grasps
         t2 = time.perf_counter()
         self.last_timing.update(backbone_ms=1e3 * (t1 - t0), heads_ms=1e3 * (t2 - t1))
         return grasps
+
+    @torch.no_grad()
+    def score_poses(self, translations: torch.Tensor, approaches: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
+        """The network's operation score of arbitrary grasp poses in the last cloud (nearest point's feature as
+        the seed feature, cylinders along the given approaches) — used to accept or reject refinements."""
+        from scipy.spatial import cKDTree
+        p, feats = self._context
+        idx = cKDTree(p[0].cpu().numpy()).query(translations.cpu().numpy())[1]
+        seed_feat = feats[:, torch.as_tensor(idx, device=feats.device)]
+        t = translations.to(p)[None]
+        rot = grasp_rotation_torch(approaches.to(p), torch.zeros(len(approaches), device=p.device))[None]
+        op = self.model.operation(self.model.grouping(p, feats, t, rot, seed_feat))[0]   # (G, D, 4)
+        bins = torch.argmin((self.model.depths[None] - depths.to(p)[:, None]).abs(), dim=1)
+        return op[torch.arange(len(bins)), bins, 0].cpu()
 
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
                refine: bool = False) -> GraspGroup:
@@ -111,32 +131,13 @@ class GraspDetector:
         if refine:
             if self.prior is None:
                 raise ValueError("refine=True but this checkpoint has no contact-map prior (config "
-                                 f"'{self.cfg['name']}'); train one with grasp6d train-prior or pass refine=False")
-            grasps = self.prior.refine(grasps, pts, self.model, top=min(len(grasps), max(top_k, 10)))
+                                 f"'{self.cfg['name']}'); train one with `grasp6d train --stage prior` or pass refine=False")
+            grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
         grasps = grasps.nms(0.03, np.deg2rad(30.0))
         if collision:
-            grasps = collision_free(grasps, pts, top_k)
+            grasps = collision_free(grasps, pts, top_k, COLLISION_GEOMETRY)
         grasps = grasps.top_k(top_k)
         t2 = time.perf_counter()
         self.last_timing.update(prepare_ms=1e3 * (t_prep - t0), collision_nms_ms=1e3 * (t2 - t1),
                                 total_ms=1e3 * (t2 - t0))
         return grasps
-
-
-def collision_free(grasps: GraspGroup, scene_points: np.ndarray, top_k: int) -> GraspGroup:
-    """The first ``top_k`` grasps (in the given order) whose gripper misses the scene points and holds some."""
-    from grasp6d_core.physics import GripperGeometry, collision_and_empty
-    from scipy.spatial import cKDTree
-    geometry = GripperGeometry(empty_threshold=MIN_POINTS_BETWEEN, approach_distance=APPROACH_PATH)
-    tree = cKDTree(scene_points)
-    reach = 0.5 * 0.1 + 0.01 + 0.02 + 0.01 + APPROACH_PATH + 0.02  # farthest gripper point from the grasp centre
-    kept = []
-    for start in range(0, len(grasps), COLLISION_CHUNK):
-        chunk = grasps[start:start + COLLISION_CHUNK]
-        near = np.unique(np.concatenate([np.asarray(i, int) for i in tree.query_ball_point(chunk.translations, reach, workers=2)]))
-        hit, empty = collision_and_empty(scene_points[near], chunk.rotations, chunk.translations, chunk.widths,
-                                         chunk.depths, geometry)
-        kept.append(chunk[~hit & ~empty])
-        if sum(len(k) for k in kept) >= top_k:
-            break
-    return GraspGroup.concatenate(kept)

@@ -125,3 +125,37 @@ def train(args) -> None:
     checkpoint(step + 1, "final.pt")
     writer.close()
     log.close()
+
+
+def train_prior_stage(args) -> None:
+    """``--stage prior``: train the contact-map prior on the training images and attach it to OUT/final.pt
+    (written standalone to OUT/prior.pt as well)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from grasp6d_core.model.checkpoint import read_checkpoint
+    from grasp6d_core.model.contact_prior import train_prior
+    from grasp6d_core.model.dataset import GraspSceneDataset
+
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    root, out = Path(args.data), Path(args.out)
+    train_ids = existing_scenes(root, parse_ids(args.train_scenes), args.camera)
+    if not train_ids:
+        raise FileNotFoundError(f"--data {root}: none of scenes {args.train_scenes} exist for camera {args.camera}")
+    dataset = GraspSceneDataset(root, train_ids, args.camera, num_points=args.num_points or 20000, seed=args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    writer = SummaryWriter(str(out / "tb_prior"))
+    t0 = time.time()
+    prior, curve = train_prior(dataset, args.steps or 300, rng, log=lambda s, v: writer.add_scalar("prior/bce", v, s))
+    writer.close()
+    meta = {"steps": len(curve), "wall_seconds": time.time() - t0, "final_bce": float(np.mean(curve[-20:])),
+            "data_recipe": data_recipe(root, train_ids, [], args.camera)}
+    torch.save({"contact_prior": prior.state(), "meta": meta, "curve": curve}, out / "prior.pt")
+    final = out / "final.pt"
+    if final.is_file():
+        blob = read_checkpoint(final)
+        blob["contact_prior"] = prior.state()
+        blob.setdefault("extra", {})["contact_prior"] = meta
+        torch.save(blob, final)
+        print(f"contact prior attached to {final}")

@@ -1,0 +1,96 @@
+"""Model area (issue 5): collision check, contact maps, the prior network and refinement's keep rule."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from grasp6d_core.model.bench_scene import render_scene
+    return render_scene(seed=5, num_objects=3, num_points=3000)
+
+
+def test_torch_collision_matches_physics(scene):
+    from grasp6d_core.model.collision import collision_and_empty_torch
+    from grasp6d_core.physics import GripperGeometry, collision_and_empty
+    from grasp6d_core.rotations import grasp_rotation
+    rng = np.random.default_rng(0)
+    pts = scene["points"].astype(np.float64)
+    n = 300
+    t = pts[rng.integers(0, len(pts), n)] + rng.normal(0, 0.01, (n, 3))
+    R = grasp_rotation(rng.normal(size=(n, 3)), rng.uniform(-np.pi, np.pi, n))
+    w, d = rng.uniform(0.01, 0.1, n), rng.choice([0.01, 0.02, 0.03, 0.04], n)
+    geo = GripperGeometry(empty_threshold=2, approach_distance=0.05)
+    ref_hit, ref_empty = collision_and_empty(pts, R, t, w, d, geo)
+    f = lambda a: torch.as_tensor(a, dtype=torch.float32)
+    hit, empty = collision_and_empty_torch(f(pts), f(R), f(t), f(w), f(d), geo)
+    assert 0.2 < ref_hit.mean() < 1.0  # the sample exercises both outcomes
+    assert (hit.numpy() == ref_hit).mean() > 0.99 and (empty.numpy() == ref_empty).mean() > 0.99
+
+
+def test_contact_maps():
+    from grasp6d_core.model.contact_prior import analytic_map, projected_map
+    c_l, c_r = torch.tensor([[0.0, -0.03, 0.0]]), torch.tensor([[0.0, 0.03, 0.0]])
+    pts = torch.tensor([[[0.0, -0.03, 0.0], [0.0, 0.0, 0.0], [0.0, 0.03, 0.05], [0.0, 0.0, 0.2]]])
+    a = analytic_map(pts, c_l, c_r)[0]
+    p = projected_map(pts, c_l, c_r)[0]
+    assert float(a[0]) == pytest.approx(1.0)              # on a contact
+    assert float(p[1]) == pytest.approx(1.0)              # on the closing segment, 3 cm from both contacts
+    d = 20 * 0.03
+    assert float(a[1]) == pytest.approx(1 - 2 * (torch.sigmoid(torch.tensor(2 * d)) - 0.5).item(), rel=1e-5)
+    assert float(a[3]) < 0.01 and float(p[3]) < 0.01     # far away -> ~0
+    assert float(a[2]) == pytest.approx(float(p[2]))      # beyond the segment end, both use the contact distance
+
+
+def test_prior_examples_and_training_reduce_bce(scene):
+    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.model.bench_scene import labelled_sample
+    from grasp6d_core.model.contact_prior import PATCH, PriorNet, prior_examples
+    import torch.nn.functional as F
+    rng = np.random.default_rng(0)
+    sample = labelled_sample(scene, rng, label_points=64, sdf_cells=32)
+    ex = prior_examples(sample, fibonacci_views(), rng, seeds=32)
+    g = len(ex["target"])
+    assert g > 0 and ex["rel"].shape == (g, PATCH, 3) and ex["target"].shape == (g, PATCH)
+    assert float(ex["target"].max()) <= 1.0 and float(ex["target"].min()) >= 0.0
+    torch.manual_seed(0)
+    net = PriorNet()
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    floor = float(F.binary_cross_entropy(ex["target"], ex["target"]))  # soft targets: BCE >= their entropy
+    losses = []
+    for _ in range(40):
+        loss = F.binary_cross_entropy_with_logits(net(ex["rel"], ex["normals"], ex["approach"]), ex["target"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()) - floor)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_refinement_keeps_only_if_map_and_score_improve(scene):
+    from grasp6d_core.grasp import GraspGroup
+    from grasp6d_core.model.contact_prior import ContactPrior
+    from grasp6d_core.model.dataset import estimate_normals
+    from grasp6d_core.rotations import grasp_rotation
+    rng = np.random.default_rng(2)
+    pts = scene["points"]
+    normals = estimate_normals(pts)
+    n = 6
+    grasps = GraspGroup.from_components(np.linspace(0.9, 0.4, n), np.full(n, 0.05), np.full(n, 0.02),
+                                        grasp_rotation(rng.normal(size=(n, 3)), rng.uniform(0, np.pi, n)),
+                                        pts[rng.integers(0, len(pts), n)])
+    torch.manual_seed(0)
+    prior = ContactPrior(iterations=20)
+    start = torch.as_tensor(grasps.translations, dtype=torch.float32)
+    worse = lambda t, a, d: -(t - start[:len(t)]).norm(dim=-1)  # any move lowers the network's score
+    out, info = prior.refine(grasps, pts, normals, worse, top=n)
+    assert info["kept"] == 0 and np.allclose(out.array, grasps.array)  # score never improves -> nothing kept
+    better = lambda t, a, d: (t - start[:len(t)]).norm(dim=-1)   # any move raises it
+    out, info = prior.refine(grasps, pts, normals, better, top=n)
+    assert info["refined"] == n and info["kept"] >= 1           # moved grasps score higher; map loss must drop too
+    assert np.all(np.diff(out.scores) <= 0)
+    assert np.allclose(np.linalg.det(out.rotations), 1.0, atol=1e-5)
