@@ -26,10 +26,12 @@ def spinning(*node_factories: Callable[[Context], "rclpy.node.Node"]) -> Iterato
         yield nodes
     finally:
         executor.shutdown()
+        # Let spin() return before destroying nodes: destroying a node while the spin thread is still inside
+        # its wait set segfaulted now and then in rcl's node destruction (seen in test_perception_nodes).
+        thread.join(timeout=5)
         for node in nodes:
             node.destroy_node()
         rclpy.shutdown(context=context)
-        thread.join(timeout=5)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float = 0.02) -> bool:

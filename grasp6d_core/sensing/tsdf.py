@@ -87,7 +87,8 @@ def one_per_voxel(points: np.ndarray, normals: np.ndarray, voxel_size: float) ->
     rounded = np.rint(scaled)
     cells = rounded.astype(np.int64) + (1 << 20)  # exact keys for |coords| < 5 km
     keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
-    order = np.lexsort((np.sum((scaled - rounded) ** 2, axis=1), keys))
+    # by voxel, then distance to its centre, then coordinates (ties must not fall back on the input order)
+    order = np.lexsort((points[:, 2], points[:, 1], points[:, 0], np.sum((scaled - rounded) ** 2, axis=1), keys))
     sorted_keys = keys[order]
     first = order[np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])]
     return points[first], normals[first]
