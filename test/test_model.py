@@ -187,9 +187,16 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path, scene):
     assert det.info["step"] == 7 and det.info["data_recipe"] == {"root": "test"}
     for key, value in net.state_dict().items():
         assert torch.equal(value, det.model.state_dict()[key]), key
-    g1 = det.detect(scene["points"], collision=False)
-    g2 = GraspDetector.from_checkpoint(path).detect(scene["points"], collision=False)
-    assert np.allclose(g1.array, g2.array)
+    # Same weights -> same function. Compared on the network's outputs with the seeds forced, since the final
+    # grasp list can reorder on float-level ties (spconv's multi-threaded CPU sums are not bit-reproducible).
+    pts, nrm = det.prepare(scene["points"], None)
+    p, n = torch.as_tensor(pts)[None], torch.as_tensor(nrm)[None]
+    seeds = torch.arange(0, len(pts), 40)[None]
+    with torch.no_grad():
+        out1 = net.eval()(p, n, seed_idx=seeds)
+        out2 = GraspDetector.from_checkpoint(path).model(p, n, seed_idx=seeds)
+    for key in ("objectness", "graspness", "approach", "score", "rot2", "width"):
+        assert torch.allclose(out1[key], out2[key], atol=1e-4), key
     bad = tmp_path / "bad.pt"
     bad.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt"):
