@@ -13,7 +13,9 @@ import inspect
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,31 +37,67 @@ def ranked_table(grasps: GraspGroup, frame: str, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
+def gripper_outlines(grasps: GraspGroup) -> list[np.ndarray]:
+    """Per grasp a polyline fingertip -> palm -> other fingertip -> palm centre -> stem end (world points)."""
+    from grasp6d_ros.markers import BASE_DEPTH, FINGER_WIDTH, STEM_LENGTH
+    lines = []
+    for R, t, w, d in zip(grasps.rotations, grasps.translations, grasps.widths, grasps.depths):
+        half = w / 2 + FINGER_WIDTH / 2  # finger centre lines, as the RViz markers (x approach, y closing)
+        local = np.array([[d, -half, 0], [-BASE_DEPTH, -half, 0], [-BASE_DEPTH, half, 0], [d, half, 0],
+                          [-BASE_DEPTH, half, 0], [-BASE_DEPTH, 0, 0], [-BASE_DEPTH - STEM_LENGTH, 0, 0]])
+        lines.append(local @ R.T + t)
+    return lines
+
+
 def save_picture(points: np.ndarray, grasps: GraspGroup, path: Path, top: int = TOP_IN_PICTURE) -> Path:
-    """The cloud (subsampled) with the top grasps drawn as two-finger outlines, coloured red -> green."""
+    """The fused cloud with the top grasps: a top view and an oblique 3-D view, both to scale.
+
+    Points are coloured by height (the table light, objects dark) so the objects stand out; grippers are
+    drawn like the RViz markers, red (worst shown) -> green (best), the best thick and labelled.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from grasp6d_ros.markers import FINGER_WIDTH, score_colours
-    fig = plt.figure(figsize=(8, 6))
-    ax = fig.add_subplot(projection="3d")
-    if len(points):
-        pick = np.random.default_rng(0).choice(len(points), min(len(points), 20000), replace=False)
-        ax.scatter(*points[pick].T, s=0.3, c=points[pick, 2], cmap="Greys", alpha=0.5)
+    from grasp6d_ros.markers import score_colours
     best = grasps.sort_by_score()[:top]
-    for i, colour in enumerate(score_colours(best.scores)):
-        R, t, w, d = best.rotations[i], best.translations[i], best.widths[i], best.depths[i]
-        half = w / 2 + FINGER_WIDTH / 2
-        # fingertip -> palm -> other fingertip, plus the stem, in the grasp frame (x approach, y closing)
-        outline = np.array([[d, -half, 0], [-0.02, -half, 0], [-0.02, half, 0], [d, half, 0]])
-        stem = np.array([[-0.02, 0, 0], [-0.06, 0, 0]])
-        for part in (outline, stem):
-            world = part @ R.T + t
-            ax.plot(*world.T, color=colour, linewidth=3 if i == 0 else 1.5)
-    ax.set_xlabel("x [m]"), ax.set_ylabel("y [m]"), ax.set_zlabel("z [m]")
-    ax.set_title(f"top {len(best)} grasps (best: thick)")
+    outlines, colours = gripper_outlines(best), score_colours(best.scores)
+    if len(points) > 20000:
+        points = points[np.random.default_rng(0).choice(len(points), 20000, replace=False)]
+    # frame the objects (points well above the lowest surface, i.e. not the table) and the grasps
+    raised = points[points[:, 2] > np.percentile(points[:, 2], 5) + 0.01] if len(points) else points
+    region = np.concatenate([raised.reshape(-1, 3)] + outlines) if len(raised) or outlines else np.zeros((1, 3))
+    lo, hi = np.percentile(region, 0.5, axis=0), np.percentile(region, 99.5, axis=0)
+    centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2, 0.05) + 0.03
+    fig = plt.figure(figsize=(12, 5.5))
+    top_ax = fig.add_subplot(1, 2, 1)
+    ax3d = fig.add_subplot(1, 2, 2, projection="3d")
+    if len(points):
+        order = np.argsort(points[:, 2])  # higher points drawn last: objects over the table
+        inside = np.all(np.abs(points[order] - centre) <= half, axis=1)  # mplot3d does not clip to the axes
+        for axis in (top_ax, ax3d):
+            coords = points[order, :2].T if axis is top_ax else points[order][inside].T
+            axis.scatter(*coords, c=points[order, 2] if axis is top_ax else points[order][inside, 2], cmap="Greys", vmin=np.percentile(points[:, 2], 2) - 0.02,
+                         vmax=np.percentile(points[:, 2], 99.5), s=2 if axis is top_ax else 1, linewidths=0)
+    for i in reversed(range(len(best))):  # best drawn last, on top
+        width = 3.5 if i == 0 else 1.5
+        top_ax.plot(*outlines[i][:, :2].T, color=colours[i], linewidth=width)
+        ax3d.plot(*outlines[i].T, color=colours[i], linewidth=width)
+    if len(best):
+        tip = outlines[0][-1]
+        top_ax.annotate(f"#1 {best.scores[0]:.2f}", tip[:2], xytext=(8, 8), textcoords="offset points",
+                        color="darkgreen", fontsize=11, weight="bold",
+                        bbox=dict(boxstyle="round", facecolor="white", alpha=0.8))
+    top_ax.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
+               xlabel="x [m]", ylabel="y [m]", title="top view")
+    top_ax.set_aspect("equal")
+    ax3d.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
+             zlim=(centre[2] - half, centre[2] + half), xlabel="x [m]", ylabel="y [m]", zlabel="z [m]")
+    ax3d.set_box_aspect((1, 1, 1))
+    ax3d.view_init(elev=35, azim=-60)
+    fig.suptitle(f"top {len(best)} of {len(grasps)} grasps: green = best score, red = lowest shown; #1 thick")
+    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -104,7 +142,42 @@ def sim_scene(seed: int = 1):
     return world, points, normals, depth
 
 
-def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
+def choose_detector(specs: list[NodeSpec], checkpoint: Path | None = None) -> str:
+    """The learned detector when its weights exist, else the model-free antipodal baseline, said out loud.
+
+    detector_node itself never falls back (a missing checkpoint is a ``model error`` answer); the demo does,
+    so that it shows the whole graph on a fresh clone before models/grasp6d_cpu.pt exists.
+    """
+    from grasp6d_ros.detector_node import shipped_checkpoint
+    detector = next(s for s in specs if s.executable == "detector_node")
+    if detector.parameters.get("detector", "model") != "model":
+        return detector.parameters["detector"]
+    path = Path(detector.parameters.get("checkpoint") or checkpoint or shipped_checkpoint())
+    if path.is_file():
+        print(f"demo: detector = the learned GraspDetector ({path})", flush=True)
+        return "model"
+    print(f"demo: no trained weights at {path}: using the model-free antipodal baseline instead "
+          "(detector:=antipodal, world frame z up); put a checkpoint there for the learned detector", flush=True)
+    # the baseline works in the z-up task frame, not in the camera frame the network runs in
+    detector.parameters.update(detector="antipodal", model_frame="")
+    return "antipodal"
+
+
+class DemoError(RuntimeError):
+    """The graph did not get as far as an execution; the text says where it stopped."""
+
+
+@dataclass
+class DemoResult:
+    detection: Any          # DetectGrasps.Response
+    outcome: Any            # ExecuteGrasp.Response
+    detector: str           # model | antipodal
+    messages: dict[str, int]  # recorded messages per topic
+
+
+def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", target_frame: str = "") -> DemoResult:
+    """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw,
+    execute the best grasp; raise DemoError when a step fails before the execution."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -115,6 +188,7 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
     from grasp6d_ros.conversions import grasp_msgs_to_group, pointcloud2_to_numpy
     from grasp6d_ros.mcap_writer import McapRecorder
     from grasp6d_ros.msg import Grasp6DArray
+    from grasp6d_ros.services import call_with_retry
     from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
 
     start = time.monotonic()
@@ -130,13 +204,15 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
             spec.parameters.update({"detector": "antipodal"} if spec.executable == "detector_node"
                                    else {"base_frame": "world"})
         extra = {"executor_node": {"backend": SimBackend(world=world)}}
+        detector = "antipodal"
     else:
         specs = describe(camera="playback", executor="sim", rviz=False)
+        detector = choose_detector(specs)
     context = Context()
     rclpy.init(context=context)
     recorder = McapRecorder(out_dir / "run.mcap")
     executor = MultiThreadedExecutor(num_threads=4, context=context)
-    nodes = []
+    nodes, spin_thread = [], None
     try:
         nodes = create_nodes(specs, context, extra)
         client = Node("demo_client", context=context)
@@ -151,7 +227,8 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
                                        10)
         for node in nodes:
             executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
+        spin_thread = threading.Thread(target=executor.spin, daemon=True)
+        spin_thread.start()
         if world is not None:
             from grasp6d_ros.detector_node import LATCHED
             client.create_publisher(PointCloud2, "/tsdf_node/surface", LATCHED).publish(
@@ -159,17 +236,19 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
             client.create_publisher(Image, depth_topic, LATCHED).publish(
                 metres_to_depth_image(scene_depth, frame_id="camera"))
         print("demo: waiting for the TSDF surface ...", flush=True)
-        while "/tsdf_node/surface" not in latest and time.monotonic() - start < timeout:
+
+        def surface_points() -> int:  # tsdf_node publishes an empty surface before its first frame
+            surface = latest.get("/tsdf_node/surface")
+            return 0 if surface is None else surface.width * surface.height
+        while not surface_points() and time.monotonic() - start < timeout:
             time.sleep(0.1)
-        if "/tsdf_node/surface" not in latest:
-            print("demo: no TSDF surface arrived (camera_node -> tsdf_node)", file=sys.stderr)
-            return 1
+        if not surface_points():
+            raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
         detect = client.create_client(DetectGrasps, "/detect_grasps")
-        detect.wait_for_service(timeout_sec=10)
-        answer = detect.call(DetectGrasps.Request(max_grasps=50), timeout_sec=max(timeout - (time.monotonic() - start), 1))
-        if answer is None or not answer.success:
-            print(f"demo: /detect_grasps failed: {answer.message if answer else 'no answer'}", file=sys.stderr)
-            return 1
+        answer = call_with_retry(detect, DetectGrasps.Request(max_grasps=50, target_frame=target_frame),
+                                 timeout=max(timeout - (time.monotonic() - start), 1), attempt_timeout=30)
+        if not answer.success:
+            raise DemoError(f"demo: /detect_grasps failed: {answer.message}")
         grasps = grasp_msgs_to_group(answer.grasps.grasps)
         print(ranked_table(grasps, answer.grasps.header.frame_id))
         print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
@@ -177,11 +256,16 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
         print(f"picture: {save_picture(points, grasps, out_dir / 'grasps.png')}")
         execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
         execute.wait_for_service(timeout_sec=10)
+        # one attempt only: a re-sent request would move the arm twice
         outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
+        if outcome is None:
+            raise DemoError("demo: /executor_node/execute gave no answer in 60 s")
         print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
-        return 0 if outcome.success else 2
+        return DemoResult(answer, outcome, detector, dict(recorder.counts))
     finally:
         executor.shutdown()
+        if spin_thread is not None:  # spin() must return before nodes are destroyed (rcl segfault otherwise)
+            spin_thread.join(timeout=5)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
@@ -190,6 +274,16 @@ def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
             extra["executor_node"]["backend"].close()
         print(f"recording: {recorder.path} ({sum(recorder.counts.values())} messages); "
               f"{time.monotonic() - start:.1f} s")
+
+
+def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
+    """`make demo`: 0 = grasps found and the best one picked, 2 = the pick failed, 1 = the graph failed."""
+    try:
+        result = run_graph(out_dir, timeout, source)
+    except (DemoError, TimeoutError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0 if result.outcome.success else 2
 
 
 def main(argv: list[str] | None = None) -> int:

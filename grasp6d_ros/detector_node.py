@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -32,7 +33,7 @@ from grasp6d_ros.transforms import FrameError, TransformLookup
 DEFAULTS: dict[str, Any] = {
     "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
-    "surface_topic": "surface", "tf_timeout": 0.2,
+    "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -41,16 +42,36 @@ class DetectionError(RuntimeError):
     """A request that cannot be answered with grasps; the text is returned as the service message."""
 
 
+SHIPPED_NAME = "grasp6d_cpu.pt"
+
+
+def shipped_checkpoint() -> Path:
+    """models/grasp6d_cpu.pt of the source tree, else of the installed package (share/grasp6d_ros/models).
+
+    The source-tree path is checked first (a checkout with install/ sourced); a colcon install keeps the
+    weights in the package's share directory, not beside the Python modules. Returns the first candidate
+    when none exists, so the error names the expected place.
+    """
+    candidates = [Path(__file__).resolve().parent.parent / "models" / SHIPPED_NAME]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory("grasp6d_ros")) / "models" / SHIPPED_NAME)
+    except Exception:  # no ament index (pip route) or package not installed: the source tree only
+        pass
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
 def load_detector(checkpoint: str, device: str):
     """The Model area's GraspDetector (imported here so the node starts even when the model cannot load)."""
     try:
         from grasp6d_core.model.detector import GraspDetector
     except ImportError as error:
         raise DetectionError(f"model error: grasp6d_core.model.detector is not available ({error})") from error
+    path = checkpoint or str(shipped_checkpoint())
     try:
-        return GraspDetector.from_checkpoint(checkpoint or None, device=device)
+        return GraspDetector.from_checkpoint(path, device=device)
     except Exception as error:
-        raise DetectionError(f"model error: cannot load checkpoint '{checkpoint or 'default'}' on {device}: "
+        raise DetectionError(f"model error: cannot load checkpoint '{path}' on {device}: "
                              f"{type(error).__name__}: {error}") from error
 
 
@@ -165,7 +186,16 @@ class DetectorNode(Node):
         cloud = self._input_cloud(request)
         points, normals = self._points(cloud)
         source, stamp = cloud.header.frame_id, cloud.header.stamp
-        transform = self._transform(request.target_frame, source, stamp)  # fail before the expensive part
+        target = request.target_frame or source
+        # The network was trained on camera-frame clouds; a TSDF surface lives in a task frame (z up), so
+        # model_frame (e.g. the camera's optical frame) says where to run it. Both lookups fail before the
+        # expensive part.
+        model_frame = str(self.param("model_frame")) or source
+        to_model = self._transform(model_frame, source, stamp)
+        to_target = self._transform(target, model_frame, stamp)
+        if to_model is not None:
+            points = points @ to_model[:3, :3].T + to_model[:3, 3]
+            normals = normals @ to_model[:3, :3].T if normals is not None else None
         top_k = int(request.max_grasps) or int(self.param("top_k"))
         with self._model_lock:
             if self._detector is None:
@@ -186,9 +216,9 @@ class DetectorNode(Node):
                 raise DetectionError(f"model error: {type(error).__name__}: {error}") from error
         min_score = max(float(request.min_score), float(self.param("min_score")))
         grasps = grasps[grasps.scores >= min_score].top_k(top_k)
-        if transform is not None:
-            grasps = grasps.transform(transform)
-        return grasps, request.target_frame or source, stamp
+        if to_target is not None:
+            grasps = grasps.transform(to_target)
+        return grasps, target, stamp
 
 
 def main(args=None) -> None:

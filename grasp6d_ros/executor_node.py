@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "lift_height": 0.10, "retreat_distance": 0.05, "max_approach_tilt_deg": 90.0, "max_attempts": 3,
     "open_width": 0.08, "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
-    "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2,
+    "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)

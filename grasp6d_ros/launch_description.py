@@ -71,6 +71,14 @@ def _file_parameters(directory: Path, node_name: str) -> dict[str, Any]:
     return node_parameters(load_yaml(path), node_name) if path and path.is_file() else {}
 
 
+def _resolve_paths(parameters: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """A relative ``path`` parameter in grasp_demo.yaml names a file shipped beside it (the demo recording)."""
+    out = dict(parameters)
+    if isinstance(out.get("path"), str) and out["path"] and not Path(out["path"]).is_absolute():
+        out["path"] = str(directory / out["path"])
+    return out
+
+
 def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False, params_file: str | None = None,
              depth_topic: str = "", info_topic: str = "", config: Path | None = None) -> list[NodeSpec]:
     """Node specs of the grasp demo for one set of launch arguments."""
@@ -83,14 +91,21 @@ def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False
     user = load_yaml(Path(params_file)) if params_file else {}
     choice = demo["cameras"][camera]
 
+    driver = choice.get("driver")
+    # Parameters the camera choice sets for our nodes: the driver's own (camera_node) and per-node overrides
+    # (e.g. the playback recording's camera pose). Between config/<node>.yaml and the user's params_file.
+    choice_parameters = {name: dict(values or {}) for name, values in (choice.get("overrides") or {}).items()}
+    if driver and driver["package"] == PACKAGE:
+        choice_parameters.setdefault(driver["executable"], {}).update(driver.get("parameters") or {})
+
     def ours(name: str, remappings: list[tuple[str, str]], extra: dict | None = None) -> NodeSpec:
         parameters = _file_parameters(directory, name)
+        parameters.update(_resolve_paths(choice_parameters.get(name, {}), directory))
         parameters.update(node_parameters(user, name))
         parameters.update(extra or {})
         return NodeSpec(PACKAGE, name, name, parameters=parameters, remappings=remappings)
 
     specs: list[NodeSpec] = []
-    driver = choice.get("driver")
     if driver:
         if driver["package"] == PACKAGE:
             specs.append(ours(driver["executable"], []))

@@ -10,6 +10,8 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 
+from grasp6d_ros.services import call_with_retry
+
 
 @contextmanager
 def spinning(*node_factories: Callable[[Context], "rclpy.node.Node"]) -> Iterator[list]:
@@ -45,19 +47,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
 
 
 def call_service(client, request, timeout: float = 10.0, attempt_timeout: float = 3.0):
-    """Call a service from a node spun by :func:`spinning`; raise on timeout.
+    """Call a service from a node spun by :func:`spinning`, re-sending on the discovery race; raise on timeout.
 
-    ``wait_for_service`` only tells that the request topic matched; right after discovery the server's
-    response writer may not yet have matched this client's reader, and that first response is then lost
-    (a known Fast DDS discovery race). So a request that gets no answer within ``attempt_timeout`` is sent
-    again, until ``timeout``. Test servers here are idempotent, so a repeat is harmless.
-    """
-    if not client.wait_for_service(timeout_sec=timeout):
-        raise TimeoutError(f"service {client.srv_name} not available")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        future = client.call_async(request)
-        if wait_for(future.done, min(attempt_timeout, max(deadline - time.monotonic(), 0.0))):
-            return future.result()
-        client.remove_pending_request(future)
-    raise TimeoutError(f"service {client.srv_name} did not answer in {timeout} s")
+    Test servers here are idempotent, so a repeat is harmless (see grasp6d_ros.services)."""
+    return call_with_retry(client, request, timeout, attempt_timeout)

@@ -15,8 +15,15 @@ def _by_name(specs):
     return {s.name: s for s in specs}
 
 
+def test_config_files_hold_every_node_default():
+    from grasp6d_ros import detector_node, executor_node
+    for module, name in ((detector_node, "detector_node"), (executor_node, "executor_node")):
+        params = yaml.safe_load((CONFIG / f"{name.split('_')[0]}.yaml").read_text())[name]["ros__parameters"]
+        assert params == module.DEFAULTS, name
+
+
 def test_parameters_come_from_config_files():
-    specs = _by_name(describe("playback", "sim"))
+    specs = _by_name(describe("none", "sim"))
     detector_yaml = yaml.safe_load((CONFIG / "detector.yaml").read_text())["detector_node"]["ros__parameters"]
     assert specs["detector_node"].parameters == detector_yaml
     executor_yaml = yaml.safe_load((CONFIG / "executor.yaml").read_text())["executor_node"]["ros__parameters"]
@@ -39,6 +46,24 @@ def test_camera_choice_starts_driver_and_remaps_tsdf_input(camera, driver, depth
     assert (demo["tsdf_inputs"]["depth_image"], expected) in specs[1].remappings
 
 
+def test_playback_choice_plays_the_shipped_recording_in_the_world_it_shows():
+    specs = _by_name(describe("playback", "sim"))
+    camera = specs["camera_node"].parameters
+    recording = Path(camera["path"])
+    assert camera["source"] == "playback" and recording.is_absolute() and recording.is_file()
+    assert recording.suffix == ".db3" and recording.stat().st_size < 1_000_000
+    # one camera pose for the TSDF and the detector, the model runs in the camera frame, the executor acts in
+    # the PyBullet world the recording was rendered from (tools/make_demo_recording.py)
+    pose = specs["tsdf_node"].parameters["static_transforms"]
+    assert pose[0].split()[:2] == ["world", "camera_depth_optical_frame"]
+    assert specs["detector_node"].parameters["static_transforms"] == pose
+    assert specs["detector_node"].parameters["model_frame"] == "camera_depth_optical_frame"
+    executor = specs["executor_node"].parameters
+    assert executor["base_frame"] == "world" and executor["backend"] == "sim" and executor["sim_scene"] == "packed"
+    # the overrides belong to the playback choice only
+    assert _by_name(describe("none", "sim"))["detector_node"].parameters["model_frame"] == ""
+
+
 def test_camera_none_uses_given_topics_and_rviz_gets_config():
     specs = describe("none", "moveit", rviz=True, depth_topic="/my/depth", info_topic="/my/info")
     names = [s.executable for s in specs]
@@ -54,8 +79,11 @@ def test_params_file_overrides_and_bad_choices(tmp_path):
     params = tmp_path / "mine.yaml"
     params.write_text("/**:\n  ros__parameters: {device: cuda}\n"
                       "detector_node:\n  ros__parameters: {top_k: 7}\n")
-    detector = _by_name(describe("playback", "none", params_file=str(params)))["detector_node"]
+    params.write_text(params.read_text() + "executor_node:\n  ros__parameters: {sim_seed: 9}\n")
+    specs = _by_name(describe("playback", "sim", params_file=str(params)))
+    detector = specs["detector_node"]
     assert detector.parameters["top_k"] == 7 and detector.parameters["device"] == "cuda"
+    assert specs["executor_node"].parameters["sim_seed"] == 9   # the user's file beats the camera choice
     assert node_parameters(load_yaml(params), "other") == {"device": "cuda"}
     with pytest.raises(ValueError, match="camera:='zed'"):
         describe("zed")
