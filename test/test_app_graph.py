@@ -1,6 +1,8 @@
 """Detect -> execute over DDS on a PyBullet clutter scene: detector_node (model-free antipodal detector, as the
 learned model is configured the same way) answers a client with sorted grasps and markers, and
 executor_node's sim backend picks from the same world."""
+import threading
+
 import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -24,8 +26,11 @@ def test_detect_then_execute_in_sim():
     points, normals = cloud_with_normals(views)
     cloud = numpy_to_pointcloud2(points, normals, frame_id="world")
     backend = SimBackend(world=world)
+    # model_frame: the detector runs in 'table' (10 cm off 'world', z still up as the antipodal baseline needs)
+    # and must hand the grasps back in 'world'; a missed transform would put them 10 cm off the objects.
     detector = lambda ctx: DetectorNode(context=ctx, parameter_overrides=[  # noqa: E731
-        Parameter("detector", value="antipodal")])
+        Parameter("detector", value="antipodal"), Parameter("model_frame", value="table"),
+        Parameter("static_transforms", value=["world table 0.1 0.0 0.0 0 0 0 1"])])
     executor = lambda ctx: ExecutorNode(backend=backend, context=ctx, parameter_overrides=[  # noqa: E731
         Parameter("base_frame", value="world"), Parameter("max_attempts", value=5)],
         cli_args=["--ros-args", "-r", "grasps:=/detector_node/grasps"])
@@ -43,12 +48,30 @@ def test_detect_then_execute_in_sim():
             quats = np.array([[g.pose.orientation.x, g.pose.orientation.y, g.pose.orientation.z,
                                g.pose.orientation.w] for g in grasps])
             np.testing.assert_allclose(np.linalg.norm(quats, axis=1), 1.0, atol=1e-5)
+            centres = np.array([[g.pose.position.x, g.pose.position.y, g.pose.position.z] for g in grasps])
+            gap = np.linalg.norm(centres[:, None] - points[None, ::10], axis=2).min(axis=1)
+            assert np.all(gap < 0.03), gap   # on the objects, in 'world'
             assert wait_for(lambda: markers, 10)
             assert markers[-1].markers[0].action == Marker.DELETEALL and len(markers[-1].markers) == 1 + 5 * len(grasps)
-            # NaN-only cloud afterwards: refused, and the graph still executes
+            # ten clients at once, half with a good cloud (through the detector), half NaN-only: all answered
             nan_cloud = numpy_to_pointcloud2(np.full((50, 3), np.nan), frame_id="world")
-            bad = call_service(client.create_client(DetectGrasps, "/detect_grasps"), DetectGrasps.Request(cloud=nan_cloud))
-            assert not bad.success and "cloud too small" in bad.message
+            answers, lock = {}, threading.Lock()
+
+            def one(i):
+                request = DetectGrasps.Request(cloud=cloud if i % 2 == 0 else nan_cloud, max_grasps=5)
+                result = call_service(client.create_client(DetectGrasps, "/detect_grasps"), request, timeout=60,
+                                      attempt_timeout=30)
+                with lock:
+                    answers[i] = result
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(90)
+            assert len(answers) == 10
+            assert all(answers[i].success and 1 <= len(answers[i].grasps.grasps) <= 5 for i in range(0, 10, 2))
+            assert all(not answers[i].success and "cloud too small" in answers[i].message for i in range(1, 10, 2))
+            # the graph still executes afterwards
             outcome = call_service(client.create_client(ExecuteGrasp, "/executor_node/execute"),
                                    ExecuteGrasp.Request(), timeout=60)
             assert outcome.success and outcome.stage == "lift", outcome.message
