@@ -146,3 +146,18 @@ def test_a_surface_on_voxel_centres_is_found():
     for axis, half_width in ((0, 0.25), (1, 0.2)):  # the 320x240 view spans +-0.23 m in y
         counts, _ = np.histogram(points[table, axis], bins=np.arange(-half_width, half_width + 1e-9, VOXEL))
         assert counts.min() > 0.5 * np.median(counts), counts
+
+
+def test_cuda_device_fuses_where_a_gpu_exists_else_says_why(views):
+    """The CUDA path: on a GPU machine it fuses like the CPU; here (no GPU, CPU-only open3d) it is not run —
+    instead the volume must refuse 'cuda' with an error that says why (never a silent CPU fallback)."""
+    import open3d.core as o3c
+    if not o3c.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda:0': this open3d build has no CUDA or no GPU"):
+            TSDFVolume(TSDFConfig(device="cuda:0"))
+        return
+    gpu, cpu = TSDFVolume(TSDFConfig(device="cuda")), TSDFVolume(TSDFConfig(device="cpu"))
+    for volume in (gpu, cpu):
+        volume.integrate(views[0])
+    n_gpu, n_cpu = len(gpu.surface(n_points=None)[0]), len(cpu.surface(n_points=None)[0])
+    assert n_cpu > 1000 and abs(n_gpu - n_cpu) < 0.02 * n_cpu
