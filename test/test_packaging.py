@@ -43,6 +43,8 @@ def test_node_executables_and_shared_files_are_installed():
     assert (share / "package.xml").exists()
     for folder in ("config", "launch"):
         assert (share / folder).is_dir(), folder
+    # the demo recording ships with the config (grasp_demo.yaml names it relative to its own folder)
+    assert (share / "config" / "demo" / "clutter_table.db3").is_file()
     lib = REPO / "install" / "grasp6d_ros" / "lib" / "grasp6d_ros"
     for script in (REPO / "scripts").glob("[a-z]*"):
         assert os.access(lib / script.name, os.X_OK), script.name
