@@ -146,7 +146,7 @@ def test_regularizer_zero_for_antipodal_and_differentiable_when_penetrating(box_
     angle = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
     width = torch.tensor([0.02], dtype=torch.float64, requires_grad=True)
     r = grasp_terms(*finger_contacts(p, approach, angle, width, depth), box_sdf)[0]
-    assert float(r) > 0.01
+    assert r.item() > 0.01
     r.backward()
     for name, t in (("approach", approach), ("angle", angle), ("width", width)):
         assert t.grad is not None and float(t.grad.abs().sum()) > 1e-6, name

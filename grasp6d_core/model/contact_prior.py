@@ -193,8 +193,9 @@ def train_prior(dataset, steps: int, rng: np.random.Generator, lr: float = 1e-3,
         opt.zero_grad()
         loss.backward()
         opt.step()
-        curve.append(float(loss))
-        bar.set_postfix(bce=f"{float(loss):.4f}")
+        value = loss.item()
+        curve.append(value)
+        bar.set_postfix(bce=f"{value:.4f}")
         if log is not None:
-            log(step + 1, float(loss))
+            log(step + 1, value)
     return ContactPrior(net.eval()), curve

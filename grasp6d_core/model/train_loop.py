@@ -125,6 +125,9 @@ def train(args) -> None:
     checkpoint(step + 1, "final.pt")
     writer.close()
     log.close()
+    from grasp6d_core.model.report import plot_curves
+    plot_curves(out / "log.jsonl", out / "curves.png")
+    tqdm.write(f"loss curves: {out / 'curves.png'}")
 
 
 def train_prior_stage(args) -> None:
