@@ -43,3 +43,36 @@ def test_torch_matches_numpy_and_gradcheck(tmp_path):
     lines = (tmp_path / "o.sdf").read_text().split("\n")
     assert [int(x) for x in lines[0].split()] == list(sdf.values.shape)
     assert float(lines[3]) == np.float32(round(sdf.values[0, 0, 0], 6)) or abs(float(lines[3]) - sdf.values[0, 0, 0]) < 1e-5
+
+
+def test_sphere_normals_all_within_10_degrees():
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=0.04)
+    sdf = ObjectSDF.from_mesh(mesh)
+    rng = np.random.default_rng(2)
+    dirs = rng.normal(size=(3000, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    pts = dirs * (0.04 + rng.uniform(-0.02, 0.02, (3000, 1)))
+    ang = np.degrees(np.arccos(np.clip((sdf.normal(pts) * dirs).sum(1), -1, 1)))
+    assert ang.max() <= 10.0, ang.max()
+    exact = np.linalg.norm(pts, axis=1) - 0.04
+    assert np.sqrt(np.mean((sdf.distance(pts) - exact) ** 2)) <= 1e-3
+
+
+def test_union_of_parts_and_batched_lookup():
+    a = trimesh.creation.box((0.10, 0.02, 0.02))
+    b = trimesh.creation.box((0.02, 0.10, 0.02))
+    sdf = ObjectSDF.from_parts([a, b])
+    # inside the overlap (a single-mesh sign test of the concatenated soup would call it outside)
+    assert sdf.distance(np.zeros((1, 3)))[0] < -0.005
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-0.07, 0.07, (30000, 3)) * [1, 1, 0.4]
+
+    def box_sdf(p, half):
+        q = np.abs(p) - half
+        return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(1), 0)
+
+    exact = np.minimum(box_sdf(pts, [0.05, 0.01, 0.01]), box_sdf(pts, [0.01, 0.05, 0.01]))
+    near = (exact > 0) & (exact < 0.02)      # the union's distance is exact outside
+    d = sdf.distance(pts)                    # > 20000 points: the torch path
+    assert np.sqrt(np.mean((d[near] - exact[near]) ** 2)) <= 1e-3
+    np.testing.assert_allclose(sdf.distance_batch(pts[:500]), sdf.distance(pts[:500]), atol=1e-5)

@@ -63,7 +63,7 @@ def object_library() -> list[ObjectEntry]:
                     pyb_i += 1
                 else:
                     source = "procedural"
-                name = f"{family}_{Path(source).stem if source != 'procedural' else k}"
+                name = f"{family}_{Path(source).stem if source != 'procedural' else f'{oid:03d}'}"
                 entries.append(ObjectEntry(oid, name, family, source, split, params))
                 oid += 1
     return entries
@@ -162,8 +162,14 @@ def _pybullet_parts(source: str) -> list:
     mesh = trimesh.load(path, force="mesh")
     if mesh.is_watertight and mesh.body_count == 1:
         return [mesh]
-    bodies = mesh.split(only_watertight=False)
-    return [b if b.is_watertight else b.convex_hull for b in bodies if len(b.faces) >= 4]
+    parts = []
+    for body in mesh.split(only_watertight=False):
+        if body.is_watertight:
+            parts.append(body)
+        elif len(body.faces) >= 4 and np.linalg.matrix_rank(body.vertices - body.vertices.mean(0), tol=1e-6) == 3:
+            parts.append(body.convex_hull)
+    # Unmerged faces (e.g. toys/prism.obj: one body per face, all flat): the whole mesh's hull.
+    return parts if parts and sum(p.volume for p in parts) > 0.2 * mesh.convex_hull.volume else [mesh.convex_hull]
 
 
 def _fit_size(parts: list, rng: np.random.Generator) -> list:

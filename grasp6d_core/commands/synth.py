@@ -1,0 +1,108 @@
+"""``grasp6d synth``: generate a synthetic GraspNet-1Billion-format dataset (objects, labels, scenes)."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "generate synthetic GraspNet-format scenes (objects, SDFs, grasp labels, depth, collision labels)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="dataset root (created; finished scenes/objects are kept)")
+    parser.add_argument("--split", default="train", choices=["train", "seen", "similar", "novel"],
+                        help="scene split: ids train 0-, seen 100-, similar 130-, novel 160-")
+    parser.add_argument("--scenes", type=int, default=1, help="number of scenes (ids from the split's start)")
+    parser.add_argument("--views", type=int, default=256, help="camera views per scene")
+    parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect", "both"])
+    parser.add_argument("--seed", type=int, default=0, help="scene content depends only on (seed, scene id)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (objects, then scenes)")
+    parser.add_argument("--objects", default="3-10", help="objects per scene, MIN-MAX")
+    parser.add_argument("--layout", default=None, choices=["pile", "packed"], help="default: random per scene")
+    parser.add_argument("--label-points", type=int, default=512, help="max label points per object (~5 mm apart)")
+    parser.add_argument("--no-text-sdf", action="store_true", help="skip the dexnet text .sdf (~20 MB per object)")
+    parser.add_argument("--object-ids", default=None, help="restrict the split's object pool, e.g. 0,4,9")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _init_worker() -> None:
+    import torch
+    torch.set_num_threads(1)
+    import open3d as o3d
+    o3d.utility.set_max_threads(1)
+
+
+def _object_job(job):
+    from grasp6d_core.data.assets import ensure_objects
+    root, oid, points, text = job
+    return ensure_objects(root, [oid], max_points=points, text_sdf=text, progress=False)
+
+
+def _scene_job(job):
+    from grasp6d_core.data.scenes import write_scene
+    return write_scene(**job)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from multiprocessing import get_context
+    from pathlib import Path
+    from tqdm import tqdm
+    from grasp6d_core.data.assets import ensure_objects, object_done
+    from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
+    try:
+        lo, hi = (int(v) for v in args.objects.split("-"))
+        if not 1 <= lo <= hi:
+            raise ValueError
+    except ValueError:
+        print(f"grasp6d synth: --objects must be MIN-MAX with 1 <= MIN <= MAX, got {args.objects!r}", file=sys.stderr)
+        return 2
+    if args.scenes < 1 or args.views < 1 or args.workers < 1:
+        print("grasp6d synth: --scenes, --views and --workers must be >= 1", file=sys.stderr)
+        return 2
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    cameras = ("realsense", "kinect") if args.camera == "both" else (args.camera,)
+    pool = [int(v) for v in args.object_ids.split(",")] if args.object_ids else None
+    settings = {"seed": args.seed, "views": args.views, "objects": [lo, hi], "layout": args.layout,
+                "label_points": args.label_points, "cameras": list(cameras), "object_ids": pool}
+    record = root / f"synth_{args.split}.json"
+    if record.is_file():
+        old = json.loads(record.read_text())
+        if {k: old.get(k) for k in settings} != settings:
+            print(f"grasp6d synth: {root} holds {args.split} scenes made with {old}; resuming with {settings} would "
+                  f"mix them (use another --out or the same settings)", file=sys.stderr)
+            return 2
+    try:
+        ids = scene_ids(args.split, args.scenes)
+    except ValueError as e:
+        print(f"grasp6d synth: {e}", file=sys.stderr)
+        return 2
+    record.write_text(json.dumps(settings))
+    todo = [s for s in ids if not scene_done(root, s)]
+    print(f"{args.split}: scenes {ids[0]}-{ids[-1]}, {len(ids) - len(todo)} already done, {len(todo)} to make "
+          f"({args.views} views, cameras: {', '.join(cameras)})")
+    needed = sorted({o for s in todo for o in scene_plan(s, args.split, args.seed, (lo, hi), args.layout, pool)[0]})
+    missing = [o for o in needed if not object_done(root, o)]
+    jobs = [dict(root=str(root), scene=s, split=args.split, num_views=args.views, cameras=cameras, seed=args.seed,
+                 num_objects=(lo, hi), layout=args.layout, max_points=args.label_points,
+                 text_sdf=not args.no_text_sdf, pool=pool, progress=not args.quiet and args.workers == 1) for s in todo]
+    stats = []
+    if args.workers == 1:
+        ensure_objects(root, missing, max_points=args.label_points, text_sdf=not args.no_text_sdf,
+                       progress=not args.quiet)
+        for job in tqdm(jobs, desc="scenes", disable=args.quiet):
+            stats.append(_scene_job(job))
+    else:
+        ctx = get_context("spawn")
+        with ctx.Pool(args.workers, initializer=_init_worker) as procs:
+            obj_jobs = [(str(root), o, args.label_points, not args.no_text_sdf) for o in missing]
+            for _ in tqdm(procs.imap_unordered(_object_job, obj_jobs), total=len(obj_jobs),
+                          desc="objects (SDF + labels)", disable=args.quiet or not obj_jobs):
+                pass
+            for r in tqdm(procs.imap_unordered(_scene_job, jobs), total=len(jobs), desc="scenes", disable=args.quiet):
+                stats.append(r)
+    if stats:
+        per_view = sum(s["view_seconds"] for s in stats) / len(stats)
+        print(f"done: {len(stats)} scenes, {per_view:.2f} s per view and camera, "
+              f"{sum(s['total_seconds'] for s in stats) / len(stats):.1f} s per scene")
+    return 0
