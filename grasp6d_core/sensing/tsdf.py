@@ -30,6 +30,9 @@ class TSDFConfig:
     initial_blocks: int = 4000         # hash map grows on demand
 
     def __post_init__(self) -> None:
+        # open3d's pybind overloads take floats only: an int (trunc_voxels=4) would match none of them.
+        for name in ("voxel_size", "trunc_voxels", "max_depth", "min_weight"):
+            setattr(self, name, float(getattr(self, name)))
         if not (self.voxel_size > 0 and self.trunc_voxels > 0 and self.max_depth > 0):
             raise ValueError(f"voxel_size, trunc_voxels and max_depth must be positive, got {self.voxel_size}, "
                              f"{self.trunc_voxels}, {self.max_depth}")
