@@ -86,21 +86,24 @@ def run(args: argparse.Namespace) -> int:
     jobs = [dict(root=str(root), scene=s, split=args.split, num_views=args.views, cameras=cameras, seed=args.seed,
                  num_objects=(lo, hi), layout=args.layout, max_points=args.label_points,
                  text_sdf=not args.no_text_sdf, pool=pool, progress=not args.quiet and args.workers == 1) for s in todo]
-    stats = []
+    stats, made = [], []
     if args.workers == 1:
-        ensure_objects(root, missing, max_points=args.label_points, text_sdf=not args.no_text_sdf,
-                       progress=not args.quiet)
+        made = ensure_objects(root, missing, max_points=args.label_points, text_sdf=not args.no_text_sdf,
+                              progress=not args.quiet)
         for job in tqdm(jobs, desc="scenes", disable=args.quiet):
             stats.append(_scene_job(job))
     else:
         ctx = get_context("spawn")
         with ctx.Pool(args.workers, initializer=_init_worker) as procs:
             obj_jobs = [(str(root), o, args.label_points, not args.no_text_sdf) for o in missing]
-            for _ in tqdm(procs.imap_unordered(_object_job, obj_jobs), total=len(obj_jobs),
+            for r in tqdm(procs.imap_unordered(_object_job, obj_jobs), total=len(obj_jobs),
                           desc="objects (SDF + labels)", disable=args.quiet or not obj_jobs):
-                pass
+                made += r
             for r in tqdm(procs.imap_unordered(_scene_job, jobs), total=len(jobs), desc="scenes", disable=args.quiet):
                 stats.append(r)
+    if made:
+        print(f"objects: {len(made)} made, {sum(m['total'] for m in made) / len(made):.1f} s each "
+              f"(labels {sum(m['labels'] for m in made) / len(made):.1f} s, SDF {sum(m['sdf'] for m in made) / len(made):.1f} s)")
     if stats:
         per_view = sum(s["view_seconds"] for s in stats) / len(stats)
         print(f"done: {len(stats)} scenes, {per_view:.2f} s per view and camera, "
