@@ -106,3 +106,22 @@ def test_demo_on_the_shipped_recording(tmp_path):
     assert set(result.messages) == {"/depth/image", "/tsdf_node/surface", "/detector_node/grasps",
                                     "/detector_node/markers"}
     assert (tmp_path / "grasps.png").stat().st_size > 10_000
+
+
+def test_demo_uses_the_learned_detector_when_its_weights_exist(tmp_path, capsys):
+    from pathlib import Path
+
+    from grasp6d_ros.demo import choose_detector
+    from grasp6d_ros.detector_node import shipped_checkpoint
+    root = Path(__file__).resolve().parent.parent
+    assert shipped_checkpoint() == root / "models" / "grasp6d_cpu.pt"   # the node's default (checkpoint: "")
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"x")
+    specs = describe("playback", "sim")
+    detector = next(s for s in specs if s.executable == "detector_node")
+    assert choose_detector(specs, checkpoint=weights) == "model"
+    assert detector.parameters["detector"] == "model" and detector.parameters["model_frame"] != ""
+    assert choose_detector(specs, checkpoint=tmp_path / "missing.pt") == "antipodal"
+    assert detector.parameters == {**detector.parameters, "detector": "antipodal", "model_frame": ""}
+    out = capsys.readouterr().out
+    assert f"learned GraspDetector ({weights})" in out and "no trained weights at" in out and "antipodal" in out
