@@ -17,6 +17,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from grasp6d_core.sensing import SourceError, open_source
 from grasp6d_ros.conversions import intrinsics_to_camera_info, metres_to_depth_image
+from grasp6d_ros.spin import spin_until_shutdown
 
 DEFAULTS: dict[str, Any] = {
     "source": "playback", "serial": "", "path": "", "fps": 30, "width": 640, "height": 480,
@@ -77,13 +78,7 @@ def main(args=None) -> None:
         rclpy.logging.get_logger("camera_node").fatal(str(error))
         rclpy.try_shutdown()
         raise SystemExit(1)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node)
 
 
 if __name__ == "__main__":

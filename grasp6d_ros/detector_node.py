@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
@@ -224,15 +224,7 @@ class DetectorNode(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = DetectorNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, threads=4)
 
 
 if __name__ == "__main__":

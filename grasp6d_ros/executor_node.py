@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -142,15 +142,7 @@ class ExecutorNode(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = ExecutorNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, threads=4)
 
 
 if __name__ == "__main__":

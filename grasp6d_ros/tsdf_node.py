@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data)
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -193,15 +193,7 @@ class TSDFNode(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = TSDFNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, threads=2)
 
 
 if __name__ == "__main__":
