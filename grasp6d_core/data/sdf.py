@@ -20,8 +20,8 @@ class ObjectSDF:
     def from_mesh(cls, mesh, padding: float = 0.03, cells: int = 128) -> "ObjectSDF":
         """Sample the exact signed distance of a (watertight) trimesh on a dense grid.
 
-        ``mesh`` may also be a list of watertight parts: the grid then holds the union's distance, the minimum
-        over the parts (exact outside the union and on its surface; inside, a lower bound of the depth)."""
+        ``mesh`` may also be a list of watertight parts: the grid then holds the union's signed distance (exact
+        outside and on the surface; inside, the distance to the nearest part triangle, which may be an inner one)."""
         import open3d as o3d
         parts = list(mesh) if isinstance(mesh, (list, tuple)) else [mesh]
         bounds = np.array([p.bounds for p in parts])
@@ -30,14 +30,28 @@ class ObjectSDF:
         n = np.ceil((hi - lo) / voxel).astype(int) + 1
         axes = [lo[d] + voxel * np.arange(n[d]) for d in range(3)]
         grid = o3d.core.Tensor(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3).astype(np.float32))
-        d = None
-        for part in parts:
+
+        def scene_of(meshes):
             scene = o3d.t.geometry.RaycastingScene()
-            scene.add_triangles(o3d.core.Tensor(np.asarray(part.vertices, np.float32)),
-                                o3d.core.Tensor(np.asarray(part.faces, np.uint32)))
-            dp = scene.compute_signed_distance(grid).numpy()
-            d = dp if d is None else np.minimum(d, dp)
-        return cls(d.reshape(*n), lo, voxel)
+            for m in meshes:
+                scene.add_triangles(o3d.core.Tensor(np.asarray(m.vertices, np.float32)),
+                                    o3d.core.Tensor(np.asarray(m.faces, np.uint32)))
+            return scene
+
+        if len(parts) == 1:
+            return cls(scene_of(parts).compute_signed_distance(grid).numpy().reshape(*n), lo, voxel)
+        # Union: the distance to all parts' triangles is the union's distance outside it (a segment from an
+        # outside point to a triangle inside the union crosses the union's surface first); inside = inside any
+        # part, tested only where the part's bounding box can contain the point.
+        d = scene_of(parts).compute_distance(grid).numpy()
+        pts = grid.numpy()
+        inside = np.zeros(len(pts), bool)
+        for part in parts:
+            m = np.flatnonzero(np.all((pts >= part.bounds[0]) & (pts <= part.bounds[1]), axis=1))
+            if len(m):
+                occ = scene_of([part]).compute_occupancy(o3d.core.Tensor(pts[m]), nsamples=3).numpy()  # majority of 3 rays
+                inside[m[occ > 0.5]] = True
+        return cls(np.where(inside, -d, d).reshape(*n), lo, voxel)
 
     from_parts = from_mesh
 
