@@ -107,6 +107,9 @@ def test_loader_reads_it_back(root, mode):
     assert s["objectness"].sum() > 100 and set(np.unique(s["point_obj"])) == {-1, 0, 1}
     assert 0 <= s["graspness"].min() and s["graspness"].max() == pytest.approx(1.0)
     assert _surface_error(s, root) < 0.003        # object points lie on the posed models (poses, camK agree)
+    lp = s["label_points_cam"][0]
+    assert lp.shape == (len(s["objects"][0].points), 3)
+    assert np.linalg.norm(lp.mean(0) - s["poses"][0][:3, 3]) < 0.05
     aug = GraspNetDataset(root, "realsense", "train", mode=mode, num_points=4000, augment=True)[0]
     assert not np.allclose(aug["points"], s["points"]) or mode == "single"
     assert _surface_error(aug, root) < 0.003      # augmentation moved poses with the points

@@ -1,1 +1,2 @@
-"""Data engine: object SDF grids (more to come: objects, labels, scenes, loader)."""
+"""Data engine (issue 4): object library, SDF grids, grasp labels, synthetic scenes in GraspNet-1Billion's
+layout, and the GraspNetDataset loader. See docs/data.md; CLI: ``grasp6d synth``."""

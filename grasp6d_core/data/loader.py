@@ -140,7 +140,12 @@ class GraspNetDataset:
         else:
             scene = self.scenes[i]
             sample = self._guarded(lambda: self._fused(scene), lambda: self._fused_files(scene))
-        return self._augment(sample) if self.augment else sample
+        sample = self._augment(sample) if self.augment else sample
+        # labels in the camera frame: label points moved by the poses; a label grasp (v, a) of object k has
+        # rotation poses[k][:3, :3] @ labels.label_rotations(views)[v, a] (approach −view, DESIGN §4)
+        sample["label_points_cam"] = [(o.points @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+                                      for o, T in zip(sample["objects"], sample["poses"])]
+        return sample
 
     def _fused_files(self, scene: int) -> list[Path]:
         cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
