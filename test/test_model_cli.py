@@ -14,10 +14,12 @@ from grasp6d_core.cli import main
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory) -> Path:
-    from grasp6d_core.model.toy_scenes import build_dataset
+    """The data engine's output is what the model trains on: one train scene (0) and one seen scene (100)."""
     root = tmp_path_factory.mktemp("tiny")
-    build_dataset(root, train_scenes=[0], val_scenes=[100], novel_scenes=[], num_objects=2, num_novel=0,
-                  views_per_scene=2, seed=3, progress=False)
+    for split in ("train", "seen"):
+        assert main(["synth", "--out", str(root), "--split", split, "--scenes", "1", "--views", "2", "--seed", "3",
+                     "--objects", "2-2", "--object-ids", "0,1", "--label-points", "128", "--no-text-sdf",
+                     "--quiet"]) == 0
     return root
 
 

@@ -5,12 +5,44 @@ from __future__ import annotations
 import numpy as np
 
 
+def primitive_mesh(rng: np.random.Generator):
+    """A random graspable primitive: box (one side 2.5–6 cm), cylinder, capsule or ellipsoid."""
+    import trimesh
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        ext = rng.uniform(0.03, 0.09, 3)
+        ext[rng.integers(0, 3)] = rng.uniform(0.025, 0.06)  # at least one graspable side
+        return trimesh.creation.box(extents=ext)
+    if kind == 1:
+        return trimesh.creation.cylinder(radius=rng.uniform(0.015, 0.035), height=rng.uniform(0.04, 0.12), sections=32)
+    if kind == 2:
+        return trimesh.creation.capsule(radius=rng.uniform(0.015, 0.03), height=rng.uniform(0.03, 0.08), count=[16, 16])
+    mesh = trimesh.creation.icosphere(subdivisions=3)
+    mesh.apply_scale(rng.uniform(0.015, 0.04, 3))
+    return mesh
+
+
+def resting_pose(mesh, rng: np.random.Generator, xy: np.ndarray) -> np.ndarray:
+    """World <- object: a random axis-aligned face down, random yaw, resting on z = 0 at ``xy``."""
+    from scipy.spatial.transform import Rotation
+    faces = [Rotation.identity(), Rotation.from_euler("x", 90, degrees=True), Rotation.from_euler("y", 90, degrees=True),
+             Rotation.from_euler("x", 180, degrees=True), Rotation.from_euler("x", -90, degrees=True),
+             Rotation.from_euler("y", -90, degrees=True)]
+    rot = Rotation.from_euler("z", rng.uniform(0, 2 * np.pi)) * faces[rng.integers(0, 6)]
+    pose = np.eye(4)
+    pose[:3, :3] = rot.as_matrix()
+    lowest = (np.asarray(mesh.vertices) @ pose[:3, :3].T)[:, 2].min()
+    pose[:3, 3] = [xy[0], xy[1], -lowest + 0.0005]
+    return pose
+
+
 def render_scene(seed: int = 0, num_objects: int = 5, num_points: int = 20000, margin: float = 0.05) -> dict:
     """{'points' (N,3) camera frame cropped to the objects' box + margin, 'meshes', 'poses' (camera <- object),
     'T_world_camera', 'intrinsics'}."""
     import trimesh
     from grasp6d_core.camera import CameraIntrinsics
-    from grasp6d_core.model.toy_scenes import IMAGE_SIZE, REALSENSE_K, look_at, primitive_mesh, resting_pose
+    from grasp6d_core.data.noise import SENSORS
+    from grasp6d_core.sensing.synthetic import look_at
     from grasp6d_core.render import DepthRenderer
     rng = np.random.default_rng(seed)
     meshes = [primitive_mesh(rng) for _ in range(num_objects)]
@@ -27,7 +59,7 @@ def render_scene(seed: int = 0, num_objects: int = 5, num_points: int = 20000, m
     table_pose = np.eye(4)
     table_pose[2, 3] = -0.025
     renderer = DepthRenderer(meshes + [table], poses + [table_pose], list(range(1, num_objects + 1)) + [100])
-    intr = CameraIntrinsics.from_matrix(REALSENSE_K, *IMAGE_SIZE)
+    intr = SENSORS["realsense"].intrinsics       # GraspNet's RealSense camK, 1280×720
     T = look_at(np.array([0.35, 0.0, 0.45]), np.array([0.0, 0.0, 0.03]))
     depth, label = renderer.render(intr, T)
     cloud = intr.depth_to_points(depth, organized=True)
