@@ -94,3 +94,26 @@ def test_refinement_keeps_only_if_map_and_score_improve(scene):
     assert info["refined"] == n and info["kept"] >= 1           # moved grasps score higher; map loss must drop too
     assert np.all(np.diff(out.scores) <= 0)
     assert np.allclose(np.linalg.det(out.rotations), 1.0, atol=1e-5)
+
+
+def test_prior_skill_scale_and_cached_training(scene):
+    from grasp6d_core.model.bench_scene import labelled_sample
+    from grasp6d_core.model.contact_prior import collect_prior_examples, prior_skill, train_prior
+    rng = np.random.default_rng(1)
+    images = [labelled_sample(scene, rng, label_points=64, sdf_cells=32) for _ in range(2)]
+    ex = collect_prior_examples(images, 2, rng, progress=False)
+
+    class Exact(torch.nn.Module):      # predicts the target itself: skill 1
+        def forward(self, rel, normals, approach):
+            return torch.logit(ex["target"].clamp(1e-6, 1 - 1e-6))
+
+    class Constant(torch.nn.Module):   # the mean target everywhere: skill 0
+        def forward(self, rel, normals, approach):
+            return torch.full_like(ex["target"], float(torch.logit(ex["target"].mean())))
+
+    assert prior_skill(Exact(), ex)["skill"] > 0.99
+    assert abs(prior_skill(Constant(), ex)["skill"]) < 1e-3
+    torch.manual_seed(0)
+    prior, curve, held = train_prior(images, 150, np.random.default_rng(2), lr=3e-3, images=2, progress=False)
+    assert len(curve) == 150 and np.mean(curve[-10:]) < np.mean(curve[:10])
+    assert set(held) == {"bce", "entropy", "constant_bce", "skill"} and held["bce"] >= held["entropy"] - 1e-6

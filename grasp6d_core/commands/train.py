@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (same config required)")
     parser.add_argument("--stage", default="network", choices=["network", "prior"],
                         help="network: the grasp network; prior: the contact-map prior network, attached to OUT/final.pt")
+    parser.add_argument("--prior-images", type=int, default=120,
+                        help="--stage prior: training images whose examples are cached (loading is the slow part)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
 
 

@@ -150,10 +150,14 @@ def train_prior_stage(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     writer = SummaryWriter(str(out / "tb_prior"))
     t0 = time.time()
-    prior, curve = train_prior(dataset, args.steps or 300, rng, log=lambda s, v: writer.add_scalar("prior/bce", v, s))
+    prior, curve, skill = train_prior(dataset, args.steps or 2000, rng, images=args.prior_images,
+                                      log=lambda s, v: writer.add_scalar("prior/bce", v, s))
     writer.close()
-    meta = {"steps": len(curve), "wall_seconds": time.time() - t0, "final_bce": float(np.mean(curve[-20:])),
+    meta = {"steps": len(curve), "images": args.prior_images, "wall_seconds": time.time() - t0,
+            "final_bce": float(np.mean(curve[-20:])), "held_out": skill,
             "data_recipe": data_recipe(root, train_ids, [], args.camera)}
+    print(f"contact prior, held-out examples: BCE {skill['bce']:.4f} (constant map {skill['constant_bce']:.4f}, "
+          f"perfect {skill['entropy']:.4f}): skill {skill['skill']:.2f}")
     torch.save({"contact_prior": prior.state(), "meta": meta, "curve": curve}, out / "prior.pt")
     final = out / "final.pt"
     if final.is_file():
