@@ -74,3 +74,16 @@ def test_train_refuses_bad_resume_and_missing_data(tiny_root, tiny_config, tmp_p
     assert "corrupt" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(out), "--steps", "1"]) == 2
     assert "none of scenes 0-99 exist" in capsys.readouterr().err
+
+
+def test_attach_prior_refuses_an_unreadable_prior(tmp_path):
+    from grasp6d_core.model.checkpoint import CheckpointError, attach_prior, save_checkpoint
+    from grasp6d_core.model.config import load_config
+    from grasp6d_core.model.network import GraspNet6D
+    ckpt = tmp_path / "net.pt"
+    save_checkpoint(ckpt, GraspNet6D(load_config("cpu")), load_config("cpu"), 1, {})
+    before = ckpt.read_bytes()
+    (tmp_path / "prior.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        attach_prior(ckpt, tmp_path / "prior.pt")
+    assert ckpt.read_bytes() == before       # the checkpoint is untouched

@@ -62,5 +62,22 @@ def load_into(model: torch.nn.Module, blob: dict, cfg: dict, path: str | Path = 
         raise CheckpointError(f"checkpoint {path}: weights do not fit config '{cfg.get('name')}': {error}") from None
 
 
+def attach_prior(checkpoint: str | Path, prior_file: str | Path) -> None:
+    """Put a contact prior trained by ``grasp6d train --stage prior`` (its ``prior.pt``) into a detector
+    checkpoint. The prior depends only on the data, not on the network's weights, so any checkpoint can take it."""
+    prior_file = Path(prior_file)
+    try:
+        prior = torch.load(prior_file, map_location="cpu", weights_only=False)
+        state, meta = prior["contact_prior"], prior.get("meta", {})
+    except Exception as error:
+        raise CheckpointError(f"contact prior {prior_file}: unreadable ({type(error).__name__}: {error})") from None
+    blob = read_checkpoint(checkpoint)
+    blob["contact_prior"] = state
+    blob.setdefault("extra", {})["contact_prior"] = meta
+    tmp = Path(checkpoint).with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(checkpoint)
+
+
 def _arch(cfg: dict) -> tuple:
     return (repr(cfg.get("backbone")), repr(cfg.get("approach")), repr(cfg.get("cylinder")), repr(cfg.get("operation")))

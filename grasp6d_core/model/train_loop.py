@@ -135,7 +135,7 @@ def train_prior_stage(args) -> None:
     (written standalone to OUT/prior.pt as well)."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from grasp6d_core.model.checkpoint import read_checkpoint
+    from grasp6d_core.model.checkpoint import attach_prior
     from grasp6d_core.model.contact_prior import train_prior
     from grasp6d_core.model.dataset import GraspSceneDataset
 
@@ -161,8 +161,5 @@ def train_prior_stage(args) -> None:
     torch.save({"contact_prior": prior.state(), "meta": meta, "curve": curve}, out / "prior.pt")
     final = out / "final.pt"
     if final.is_file():
-        blob = read_checkpoint(final)
-        blob["contact_prior"] = prior.state()
-        blob.setdefault("extra", {})["contact_prior"] = meta
-        torch.save(blob, final)
+        attach_prior(final, out / "prior.pt")
         print(f"contact prior attached to {final}")
