@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from grasp6d_core.draw import save_grasp_picture
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_ros.launch_description import NodeSpec, describe, ros_arguments
 
@@ -35,71 +34,6 @@ def ranked_table(grasps: GraspGroup, frame: str, limit: int = 20) -> str:
         lines.append(f"{i + 1:>4} {ordered.scores[i]:6.3f} {ordered.widths[i]:8.3f}   "
                      f"({t[0]:+.3f}, {t[1]:+.3f}, {t[2]:+.3f})   ({a[0]:+.2f}, {a[1]:+.2f}, {a[2]:+.2f})")
     return "\n".join(lines)
-
-
-def gripper_outlines(grasps: GraspGroup) -> list[np.ndarray]:
-    """Per grasp a polyline fingertip -> palm -> other fingertip -> palm centre -> stem end (world points)."""
-    from grasp6d_ros.markers import BASE_DEPTH, FINGER_WIDTH, STEM_LENGTH
-    lines = []
-    for R, t, w, d in zip(grasps.rotations, grasps.translations, grasps.widths, grasps.depths):
-        half = w / 2 + FINGER_WIDTH / 2  # finger centre lines, as the RViz markers (x approach, y closing)
-        local = np.array([[d, -half, 0], [-BASE_DEPTH, -half, 0], [-BASE_DEPTH, half, 0], [d, half, 0],
-                          [-BASE_DEPTH, half, 0], [-BASE_DEPTH, 0, 0], [-BASE_DEPTH - STEM_LENGTH, 0, 0]])
-        lines.append(local @ R.T + t)
-    return lines
-
-
-def save_picture(points: np.ndarray, grasps: GraspGroup, path: Path, top: int = TOP_IN_PICTURE) -> Path:
-    """The fused cloud with the top grasps: a top view and an oblique 3-D view, both to scale.
-
-    Points are coloured by height (the table light, objects dark) so the objects stand out; grippers are
-    drawn like the RViz markers, red (worst shown) -> green (best), the best thick and labelled.
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from grasp6d_ros.markers import score_colours
-    best = grasps.sort_by_score()[:top]
-    outlines, colours = gripper_outlines(best), score_colours(best.scores)
-    if len(points) > 20000:
-        points = points[np.random.default_rng(0).choice(len(points), 20000, replace=False)]
-    # frame the objects (points well above the lowest surface, i.e. not the table) and the grasps
-    raised = points[points[:, 2] > np.percentile(points[:, 2], 5) + 0.01] if len(points) else points
-    region = np.concatenate([raised.reshape(-1, 3)] + outlines) if len(raised) or outlines else np.zeros((1, 3))
-    lo, hi = np.percentile(region, 0.5, axis=0), np.percentile(region, 99.5, axis=0)
-    centre, half = (lo + hi) / 2, max(float(np.max(hi - lo)) / 2, 0.05) + 0.03
-    fig = plt.figure(figsize=(12, 5.5))
-    top_ax = fig.add_subplot(1, 2, 1)
-    ax3d = fig.add_subplot(1, 2, 2, projection="3d")
-    if len(points):
-        order = np.argsort(points[:, 2])  # higher points drawn last: objects over the table
-        inside = np.all(np.abs(points[order] - centre) <= half, axis=1)  # mplot3d does not clip to the axes
-        for axis in (top_ax, ax3d):
-            coords = points[order, :2].T if axis is top_ax else points[order][inside].T
-            axis.scatter(*coords, c=points[order, 2] if axis is top_ax else points[order][inside, 2], cmap="Greys", vmin=np.percentile(points[:, 2], 2) - 0.02,
-                         vmax=np.percentile(points[:, 2], 99.5), s=2 if axis is top_ax else 1, linewidths=0)
-    for i in reversed(range(len(best))):  # best drawn last, on top
-        width = 3.5 if i == 0 else 1.5
-        top_ax.plot(*outlines[i][:, :2].T, color=colours[i], linewidth=width)
-        ax3d.plot(*outlines[i].T, color=colours[i], linewidth=width)
-    if len(best):
-        tip = outlines[0][-1]
-        top_ax.annotate(f"#1 {best.scores[0]:.2f}", tip[:2], xytext=(8, 8), textcoords="offset points",
-                        color="darkgreen", fontsize=11, weight="bold",
-                        bbox=dict(boxstyle="round", facecolor="white", alpha=0.8))
-    top_ax.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
-               xlabel="x [m]", ylabel="y [m]", title="top view")
-    top_ax.set_aspect("equal")
-    ax3d.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
-             zlim=(centre[2] - half, centre[2] + half), xlabel="x [m]", ylabel="y [m]", zlabel="z [m]")
-    ax3d.set_box_aspect((1, 1, 1))
-    ax3d.view_init(elev=35, azim=-60)
-    fig.suptitle(f"top {len(best)} of {len(grasps)} grasps: green = best score, red = lowest shown; #1 thick")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def node_class(spec: NodeSpec):
@@ -253,7 +187,7 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
         print(ranked_table(grasps, answer.grasps.header.frame_id))
         print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
         points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
-        print(f"picture: {save_picture(points, grasps, out_dir / 'grasps.png')}")
+        print(f"picture: {save_grasp_picture(points, grasps, out_dir / 'grasps.png', TOP_IN_PICTURE)}")
         execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
         execute.wait_for_service(timeout_sec=10)
         # one attempt only: a re-sent request would move the arm twice

@@ -12,13 +12,11 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
+from grasp6d_core.draw import BASE_DEPTH, FINGER_WIDTH, STEM_LENGTH, score_colours  # noqa: F401 (re-exported)
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import rotation_to_quaternion
 from grasp6d_ros.conversions import make_header
 
-FINGER_WIDTH = 0.01
-BASE_DEPTH = 0.02
-STEM_LENGTH = 0.04
 NAMESPACE_GRIPPER = "grasps"
 NAMESPACE_TEXT = "grasp_labels"
 BOXES_PER_GRASP = 4
@@ -37,16 +35,6 @@ def gripper_boxes(width: float, depth: float, height: float) -> list[tuple[np.nd
         (np.array([palm_x - FINGER_WIDTH / 2 - STEM_LENGTH / 2, 0.0, 0.0]),
          np.array([STEM_LENGTH, FINGER_WIDTH, height])),
     ]
-
-
-def score_colours(scores: np.ndarray) -> np.ndarray:
-    """(N,) scores -> (N, 3) RGB, red (worst) -> green (best), normalised over the set shown."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if len(scores) == 0:
-        return np.zeros((0, 3))
-    lo, hi = float(scores.min()), float(scores.max())
-    t = (scores - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(scores)
-    return np.stack([1.0 - t, t, np.zeros_like(t)], axis=1)
 
 
 def _pose(position: np.ndarray, quaternion: np.ndarray) -> Pose:

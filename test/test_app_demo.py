@@ -5,7 +5,8 @@ from rclpy.node import Node
 
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
-from grasp6d_ros.demo import create_nodes, node_class, ranked_table, save_picture
+from grasp6d_core.draw import save_grasp_picture
+from grasp6d_ros.demo import create_nodes, node_class, ranked_table
 from grasp6d_ros.detector_node import DetectorNode
 from grasp6d_ros.executor_node import ExecutorNode
 from grasp6d_ros.launch_description import NodeSpec, describe
@@ -26,7 +27,7 @@ def test_ranked_table_sorted_with_columns():
 
 def test_picture_is_written(tmp_path):
     points = np.random.default_rng(0).uniform(-0.1, 0.1, (500, 3)) + [0, 0, 0.55]
-    path = save_picture(points, _grasps(), tmp_path / "grasps.png")
+    path = save_grasp_picture(points, _grasps(), tmp_path / "grasps.png")
     assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -84,7 +84,9 @@ def _run(args: argparse.Namespace) -> None:
     from grasp6d_core.evaluation.runner import parse_range
     from grasp6d_core.grasp import dump_path
     from grasp6d_core.model.detector import GraspDetector
-    from grasp6d_core.model.draw import draw_grasps_png
+    import numpy as np
+    from grasp6d_core.draw import save_grasp_picture
+    from grasp6d_core.evaluation.scene_io import table_from_camera
 
     torch.set_num_threads(max(1, args.threads))
     detector = GraspDetector.from_checkpoint(args.checkpoint, args.device)
@@ -100,7 +102,7 @@ def _run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
     first_of_scene = {}
     for folder, ann in tqdm(jobs, desc="detect"):
-        points, intr = image_points(folder / args.camera, ann, args.workspace, args.max_depth)
+        points, _ = image_points(folder / args.camera, ann, args.workspace, args.max_depth)
         grasps = detector.detect(points, top_k=args.top_k, collision=not args.no_collision, refine=args.refine)
         scene = int(folder.name[6:])
         grasps.save_npy(dump_path(args.out, scene, args.camera, ann))
@@ -108,5 +110,10 @@ def _run(args: argparse.Namespace) -> None:
             first_of_scene[scene] = True
             if not args.no_png:
                 png = dump_path(args.out, scene, args.camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
-                draw_grasps_png(png, points, grasps[:10], intr, title=f"scene {scene} image {ann}: top {min(10, len(grasps))}")
+                # Drawn in the table frame (z up) so objects stand out by height; without the scene's camera
+                # poses, a camera looking down is assumed (z up = −z of the camera).
+                T = table_from_camera(folder / args.camera, ann)
+                T = np.diag([1.0, -1.0, -1.0, 1.0]) if T is None else T
+                save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], grasps.transform(T), png,
+                                   title=f"scene {scene} image {ann} ({args.camera}), table frame")
     print(f"wrote {len(jobs)} dumps under {args.out}")

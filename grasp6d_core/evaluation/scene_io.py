@@ -46,14 +46,21 @@ def table_box_points(grid: float = MODEL_VOXEL) -> np.ndarray:
     return np.stack(np.meshgrid(xs, xs, zs, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
+def table_from_camera(cam_dir: Path, ann: int) -> np.ndarray | None:
+    """4×4 table <- camera of image ``ann`` (cam0_wrt_table @ camera_poses[ann]); None without those files."""
+    cam_dir = Path(cam_dir)
+    if not ((cam_dir / "camera_poses.npy").is_file() and (cam_dir / "cam0_wrt_table.npy").is_file()):
+        return None
+    return np.load(cam_dir / "cam0_wrt_table.npy") @ np.load(cam_dir / "camera_poses.npy")[ann]
+
+
 def load_image_truth(root: Path, scene: int, camera: str, ann: int) -> ImageGroundTruth:
     ids, poses = load_meta(root, scene, camera, ann)
     cam_dir = scene_dir(root, scene) / camera
     table = np.zeros((0, 3))
-    if (cam_dir / "camera_poses.npy").is_file() and (cam_dir / "cam0_wrt_table.npy").is_file():
-        camera_pose = np.load(cam_dir / "camera_poses.npy")[ann]
-        align = np.load(cam_dir / "cam0_wrt_table.npy")
-        table_wrt_camera = np.linalg.inv(align @ camera_pose)
+    T_table_camera = table_from_camera(cam_dir, ann)
+    if T_table_camera is not None:
+        table_wrt_camera = np.linalg.inv(T_table_camera)
         pts = table_box_points()
         table = pts @ table_wrt_camera[:3, :3].T + table_wrt_camera[:3, 3]
     return ImageGroundTruth(ids, poses, table)
