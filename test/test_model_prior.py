@@ -117,3 +117,11 @@ def test_prior_skill_scale_and_cached_training(scene):
     prior, curve, held = train_prior(images, 150, np.random.default_rng(2), lr=3e-3, images=2, progress=False)
     assert len(curve) == 150 and np.mean(curve[-10:]) < np.mean(curve[:10])
     assert set(held) == {"bce", "entropy", "constant_bce", "skill"} and held["bce"] >= held["entropy"] - 1e-6
+
+
+def test_collision_thinning_does_not_depend_on_point_order(scene):
+    from grasp6d_core.model.collision import voxel_thin
+    pts = scene["points"].astype(np.float64)
+    shuffled = pts[np.random.default_rng(0).permutation(len(pts))]
+    a, b = voxel_thin(pts), voxel_thin(shuffled)
+    assert len(a) < len(pts) / 2 and np.array_equal(a, b)

@@ -17,10 +17,10 @@ VOXEL = 0.008  # the evaluator's model-point voxel
 
 
 def voxel_thin(points: np.ndarray, voxel: float = VOXEL) -> np.ndarray:
-    keys = np.floor((points - points.min(0)) / voxel).astype(np.int64)
-    span = keys.max(0) + 1
-    _, first = np.unique((keys[:, 0] * span[1] + keys[:, 1]) * span[2] + keys[:, 2], return_index=True)
-    return points[np.sort(first)]
+    """One point per voxel (nearest its centre): independent of the points' order, so the check gives the same
+    answer for any shuffle of a cloud (the first-come point per voxel did not)."""
+    from grasp6d_core.sensing.tsdf import nearest_to_voxel_centres
+    return points[nearest_to_voxel_centres(points, voxel)]
 
 
 def collision_and_empty_torch(points: torch.Tensor, rotations: torch.Tensor, translations: torch.Tensor,

@@ -80,7 +80,8 @@ def train(args) -> None:
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"train {cfg['name']}", dynamic_ncols=True)
 
     def checkpoint(step: int, name: str = "last.pt") -> None:
-        save_checkpoint(out / name, model, cfg, step, recipe, optimizer,
+        # final.pt is for use and shipping: no optimiser state (it would triple the size); --resume reads last.pt
+        save_checkpoint(out / name, model, cfg, step, recipe, optimizer if name == "last.pt" else None,
                         {"wall_seconds": wall_before + time.time() - t0, "lr": args.lr, "batch_size": args.batch_size,
                          "seed": args.seed, "num_points": num_points})
 

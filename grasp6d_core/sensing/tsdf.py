@@ -79,21 +79,27 @@ def sanitize_depth(depth: np.ndarray) -> tuple[np.ndarray, int]:
     return depth, n_bad
 
 
-def one_per_voxel(points: np.ndarray, normals: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Keep, for every voxel, the point nearest its centre. Extraction yields up to three zero crossings per
-    voxel; one per voxel is the surface's true density. The choice and the output order (by voxel) do not
-    depend on open3d's thread timing, so a volume always gives the same surface. (open3d's averaging
-    voxel_down_sample took 6x longer.)"""
+def nearest_to_voxel_centres(points: np.ndarray, voxel_size: float) -> np.ndarray:
+    """Indices of one point per voxel: the one nearest the voxel's centre, ordered by voxel. Neither the choice
+    nor the order depends on the input order, so shuffled copies of a cloud give the same result."""
     scaled = points / voxel_size
-    # Cells centred on the voxel lattice: extracted points sit on edges between voxel centres, so two of their
-    # coordinates are lattice values that floor() would split between neighbouring cells by rounding noise.
+    # Cells centred on the voxel lattice: extracted TSDF points sit on edges between voxel centres, so two of
+    # their coordinates are lattice values that floor() would split between neighbouring cells by rounding noise.
     rounded = np.rint(scaled)
     cells = rounded.astype(np.int64) + (1 << 20)  # exact keys for |coords| < 5 km
     keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
     # by voxel, then distance to its centre, then coordinates (ties must not fall back on the input order)
     order = np.lexsort((points[:, 2], points[:, 1], points[:, 0], np.sum((scaled - rounded) ** 2, axis=1), keys))
     sorted_keys = keys[order]
-    first = order[np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])]
+    return order[np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])]
+
+
+def one_per_voxel(points: np.ndarray, normals: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keep, for every voxel, the point nearest its centre. Extraction yields up to three zero crossings per
+    voxel; one per voxel is the surface's true density. The choice and the output order (by voxel) do not
+    depend on open3d's thread timing, so a volume always gives the same surface. (open3d's averaging
+    voxel_down_sample took 6x longer.)"""
+    first = nearest_to_voxel_centres(points, voxel_size)
     return points[first], normals[first]
 
 
