@@ -72,7 +72,7 @@ def test_sim_bench_cli_antipodal_round():
            "--count", "2", "--seed", "3", "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout)   # --json: stdout is one JSON object and nothing else (no bullet chatter)
     assert 0.0 <= result["success_rate"] <= 1.0 and 0.0 <= result["declutter_rate"] <= 1.0
     log = result["per_round"][0]
     assert 1 <= len(log["attempts"]) <= 15 and log["removed"] == sum(a["success"] for a in log["attempts"])

@@ -2,6 +2,9 @@
 rendered from a fixed camera. No GUI, one physics client per world."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,21 @@ DEFAULT_CAMERA = look_at([0.0, -0.35, 0.55], [0.0, 0.0, 0.0])
 RING_CAMERAS = [look_at([0.4 * np.cos(a), 0.4 * np.sin(a), 0.45], [0.0, 0.0, 0.03]) for a in np.arange(4) * np.pi / 2 + 0.3]
 
 
+@contextlib.contextmanager
+def _c_stdout_silenced():
+    """Point file descriptor 1 at /dev/null for the block (C-level prints bypass sys.stdout)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
 class ClutterWorld:
     """Owns a DIRECT PyBullet client with a table plane and a set of graspable objects."""
 
@@ -39,7 +57,8 @@ class ClutterWorld:
         import pybullet
         import pybullet_data
         from pybullet_utils.bullet_client import BulletClient
-        self.p = BulletClient(connection_mode=pybullet.DIRECT)
+        with _c_stdout_silenced():  # bullet's C code prints "argv[0]=" on connect, into e.g. `--json` output
+            self.p = BulletClient(connection_mode=pybullet.DIRECT)
         self.data_path = Path(pybullet_data.getDataPath())
         self.p.setAdditionalSearchPath(str(self.data_path))
         self.p.setGravity(0, 0, -9.81)
