@@ -71,12 +71,19 @@ def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: floa
     quality = (np.einsum("ij,ij->i", -obj_normals[seeds][good], y) + np.einsum("ij,ij->i", obj_normals[partner][good], y)) / 2
     score = quality + 2.0 * (centre[:, 2] - table_height)    # prefer the top of the pile
     grasps = GraspGroup.from_components(score, np.minimum(width + 0.02, max_width), depth, R, centre - depth * x)
-    # The Franka hand opens fully before approaching, and its fingers are thicker than GraspNet's model.
-    collision, empty = collision_and_empty(pts, grasps.rotations, grasps.translations, max_width, grasps.depths,
-                                           PANDA_FINGERS, object_mask=above)
+    return grasps[panda_feasible(pts, grasps, above, max_width)].sort_by_score()
+
+
+def panda_feasible(points: np.ndarray, grasps: GraspGroup, object_mask: np.ndarray | None = None,
+                   open_width: float = 0.08) -> np.ndarray:
+    """(G,) bool: the Franka hand can take the grasp in this cloud. It opens fully (``open_width``) before
+    approaching, its fingers are thicker than GraspNet's model, and its body behind the fingers is wide; any
+    detector's grasps go through this robot-specific filter before the simulated hand executes them."""
+    collision, empty = collision_and_empty(points, grasps.rotations, grasps.translations, open_width, grasps.depths,
+                                           PANDA_FINGERS, object_mask=object_mask)
     keep = ~collision & ~empty
-    keep[keep] = ~hand_body_hits(pts, grasps[keep], depth)
-    return grasps[keep].sort_by_score()
+    keep[keep] = ~hand_body_hits(points, grasps[keep])
+    return keep
 
 
 # The Panda hand body behind the fingers (GraspNet's gripper model has only a thin base): 0.22 m across the
@@ -84,12 +91,12 @@ def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: floa
 HAND_HALF_SPAN, HAND_HALF_THICKNESS, FINGER_LENGTH, HAND_LENGTH = 0.11, 0.035, 0.035, 0.07 + 0.05
 
 
-def hand_body_hits(points: np.ndarray, grasps: GraspGroup, depth: float, chunk: int = 64) -> np.ndarray:
+def hand_body_hits(points: np.ndarray, grasps: GraspGroup, chunk: int = 64) -> np.ndarray:
     """True where cloud points lie inside the hand body's box (or its approach path) of a grasp."""
     hits = np.zeros(len(grasps), dtype=bool)
-    front = depth - FINGER_LENGTH
     for start in range(0, len(grasps), chunk):
         g = grasps[start:start + chunk]
+        front = (g.depths - FINGER_LENGTH)[:, None]          # the body starts a finger length behind the tips
         local = points_in_gripper_frame(points, g.rotations, g.translations)
         inside = ((local[..., 0] < front) & (local[..., 0] > front - HAND_LENGTH)
                   & (np.abs(local[..., 1]) < HAND_HALF_SPAN) & (np.abs(local[..., 2]) < HAND_HALF_THICKNESS))

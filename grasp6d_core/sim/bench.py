@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals
+from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals, panda_feasible
 from grasp6d_core.sim.hand import MAX_OPENING, SimHand
 from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, RING_CAMERAS, ClutterWorld
 
@@ -37,7 +37,9 @@ def antipodal_detector(seed: int = 0) -> Detector:
 
 
 def checkpoint_detector(path: str | None) -> Detector:
-    """A learned model (issue 5's GraspDetector), fed the default camera's view in its own frame."""
+    """A learned model (issue 5's GraspDetector), fed the default camera's view in its own frame (as it was
+    trained); its ranked grasps then pass the same Franka-hand filter as the antipodal baseline's, against the
+    fused views, so both detectors are judged on what the hand can actually execute."""
     from grasp6d_core.model.detector import GraspDetector  # lazy: the model package is optional here
     detector = GraspDetector.from_checkpoint(path)
 
@@ -45,7 +47,9 @@ def checkpoint_detector(path: str | None) -> Detector:
         points, T_world_camera = views[0]
         T_camera_world = np.linalg.inv(T_world_camera)
         cam_points = (points @ T_camera_world[:3, :3].T + T_camera_world[:3, 3]).astype(np.float32)
-        return detector.detect(cam_points, top_k=50, collision=True).transform(T_world_camera)
+        grasps = detector.detect(cam_points, top_k=200, collision=True).transform(T_world_camera)
+        fused, _ = cloud_with_normals([(pts, T[:3, 3]) for pts, T in views])
+        return grasps[panda_feasible(fused, grasps, fused[:, 2] > 0.004, MAX_OPENING)][:50]
     return detect
 
 
