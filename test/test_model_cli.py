@@ -38,7 +38,9 @@ def test_train_resume_prior_detect_eval(tiny_root, tiny_config, tmp_path, capsys
     common = ["train", "--config", str(tiny_config), "--data", str(tiny_root), "--out", str(out),
               "--train-scenes", "0", "--val-scenes", "100", "--val-every", "2", "--ckpt-every", "2", "--val-images", "1"]
     assert main(common + ["--steps", "2"]) == 0
-    assert main(common + ["--steps", "4", "--resume"]) == 0
+    assert main(common + ["--steps", "4", "--resume", "--lr", "3e-4"]) == 0
+    import torch
+    assert torch.load(out / "last.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"] == 3e-4
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     train_steps = [r["step"] for r in rows if r["split"] == "train"]
     assert train_steps == [1, 2, 3, 4]          # resumed at 3, nothing repeated or lost

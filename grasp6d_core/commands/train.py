@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     length.add_argument("--steps", type=int, default=None, help="optimiser steps (default 1000)")
     length.add_argument("--epochs", type=float, default=None, help="passes over the training images")
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (also set on --resume)")
     parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")

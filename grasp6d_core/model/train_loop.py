@@ -64,6 +64,8 @@ def train(args) -> None:
         load_into(model, blob, cfg, out / "last.pt")
         if "optimizer" in blob:
             optimizer.load_state_dict(blob["optimizer"])
+            for group in optimizer.param_groups:  # --lr applies on resume too: a lower rate for a final stretch
+                group["lr"] = args.lr
         start, wall_before = int(blob["step"]), float(blob["extra"].get("wall_seconds", 0.0))
         rng = np.random.default_rng(args.seed + start)
     out.mkdir(parents=True, exist_ok=True)
