@@ -10,11 +10,13 @@ setup(
     description="6-DoF grasp detection for parallel-jaw grippers: TSDF fusion, a sparse-conv grasp network, "
                 "GraspNet-format data and evaluation",
     packages=find_packages(include=["grasp6d_core", "grasp6d_core.*", "grasp6d_ros", "grasp6d_ros.*"]),
-    package_data={"grasp6d_core": ["configs/*.yaml"]},
+    package_data={"grasp6d_core": ["configs/*/*.yaml"]},
+    # the shipped weights; GraspDetector.from_checkpoint() finds them under <prefix>/share/grasp6d/models
+    data_files=[("share/grasp6d/models", ["models/grasp6d_cpu.pt"])],
     python_requires=">=3.10",
     install_requires=[
         "torch==2.13.0", "spconv==2.3.8", "open3d==0.20.0", "numpy", "scipy", "pyrealsense2", "pybullet",
-        "trimesh", "pyyaml", "tqdm", "matplotlib", "pillow",
+        "trimesh", "pyyaml", "tqdm", "matplotlib", "pillow", "fpsample==1.0.2", "tensorboard",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"], "kinect": ["pyk4a"]},
     entry_points={"console_scripts": ["grasp6d = grasp6d_core.cli:main"]},

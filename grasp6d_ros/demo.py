@@ -82,7 +82,7 @@ def choose_detector(specs: list[NodeSpec], checkpoint: Path | None = None) -> st
     detector_node itself never falls back (a missing checkpoint is a ``model error`` answer); the demo does,
     so that it shows the whole graph on a fresh clone before models/grasp6d_cpu.pt exists.
     """
-    from grasp6d_ros.detector_node import shipped_checkpoint
+    from grasp6d_core.model.checkpoint import shipped_checkpoint
     detector = next(s for s in specs if s.executable == "detector_node")
     if detector.parameters.get("detector", "model") != "model":
         return detector.parameters["detector"]

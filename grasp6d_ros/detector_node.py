@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -42,31 +41,13 @@ class DetectionError(RuntimeError):
     """A request that cannot be answered with grasps; the text is returned as the service message."""
 
 
-SHIPPED_NAME = "grasp6d_cpu.pt"
-
-
-def shipped_checkpoint() -> Path:
-    """models/grasp6d_cpu.pt of the source tree, else of the installed package (share/grasp6d_ros/models).
-
-    The source-tree path is checked first (a checkout with install/ sourced); a colcon install keeps the
-    weights in the package's share directory, not beside the Python modules. Returns the first candidate
-    when none exists, so the error names the expected place.
-    """
-    candidates = [Path(__file__).resolve().parent.parent / "models" / SHIPPED_NAME]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory("grasp6d_ros")) / "models" / SHIPPED_NAME)
-    except Exception:  # no ament index (pip route) or package not installed: the source tree only
-        pass
-    return next((c for c in candidates if c.is_file()), candidates[0])
-
-
 def load_detector(checkpoint: str, device: str):
     """The Model area's GraspDetector (imported here so the node starts even when the model cannot load)."""
     try:
         from grasp6d_core.model.detector import GraspDetector
     except ImportError as error:
         raise DetectionError(f"model error: grasp6d_core.model.detector is not available ({error})") from error
+    from grasp6d_core.model.checkpoint import shipped_checkpoint
     path = checkpoint or str(shipped_checkpoint())
     try:
         return GraspDetector.from_checkpoint(path, device=device)

@@ -113,7 +113,7 @@ def test_demo_uses_the_learned_detector_when_its_weights_exist(tmp_path, capsys)
     from pathlib import Path
 
     from grasp6d_ros.demo import choose_detector
-    from grasp6d_ros.detector_node import shipped_checkpoint
+    from grasp6d_core.model.checkpoint import shipped_checkpoint
     root = Path(__file__).resolve().parent.parent
     assert shipped_checkpoint() == root / "models" / "grasp6d_cpu.pt"   # the node's default (checkpoint: "")
     weights = tmp_path / "weights.pt"

@@ -24,12 +24,13 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     from grasp6d_core.model.bench_scene import render_scene
-    from grasp6d_core.model.checkpoint import SHIPPED
+    from grasp6d_core.model.checkpoint import shipped_checkpoint
     from grasp6d_core.model.detector import GraspDetector
     from grasp6d_core.model.flops import backbone_flops
 
     torch.set_num_threads(args.threads)
-    ckpt = args.checkpoint or (str(SHIPPED) if args.config == "cpu" and SHIPPED.is_file() else None)
+    shipped = shipped_checkpoint()
+    ckpt = args.checkpoint or (str(shipped) if args.config == "cpu" and shipped.is_file() else None)
     det = GraspDetector.from_checkpoint(ckpt) if ckpt else GraspDetector.from_config(args.config)
     det.num_points = args.points
     scene = render_scene(seed=0, num_points=args.points)

@@ -11,7 +11,23 @@ import torch
 
 FORMAT = "grasp6d-model"
 FORMAT_VERSION = 1
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "grasp6d_cpu.pt"
+SHIPPED_NAME = "grasp6d_cpu.pt"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / SHIPPED_NAME   # in a source checkout
+
+
+def shipped_checkpoint() -> Path:
+    """The shipped weights: the source tree's models/, else a colcon install's share/grasp6d_ros/models, else
+    a pip install's <prefix>/share/grasp6d/models. Returns the source-tree path when none exists, so the error
+    names the expected place."""
+    import sys
+    candidates = [SHIPPED]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory("grasp6d_ros")) / "models" / SHIPPED_NAME)
+    except Exception:  # no ament index (pip route) or the ROS package is not installed
+        pass
+    candidates.append(Path(sys.prefix) / "share" / "grasp6d" / "models" / SHIPPED_NAME)
+    return next((c for c in candidates if c.is_file()), SHIPPED)
 
 
 class CheckpointError(ValueError):

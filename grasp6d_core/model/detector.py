@@ -37,12 +37,12 @@ class GraspDetector:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu") -> "GraspDetector":
         """Load a checkpoint (None = the shipped models/grasp6d_cpu.pt); its config comes from the file."""
-        from grasp6d_core.model.checkpoint import SHIPPED, CheckpointError, load_into, read_checkpoint
+        from grasp6d_core.model.checkpoint import SHIPPED, CheckpointError, load_into, read_checkpoint, shipped_checkpoint
         from grasp6d_core.model.config import validate_config
         from grasp6d_core.model.network import GraspNet6D
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA device")
-        path = Path(path) if path else SHIPPED
+        path = Path(path) if path else shipped_checkpoint()
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path}: no such file" + (" (the shipped weights are missing from "
                                                                          "models/)" if path == SHIPPED else ""))
