@@ -109,9 +109,11 @@ class DemoResult:
     messages: dict[str, int]  # recorded messages per topic
 
 
-def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", target_frame: str = "") -> DemoResult:
+def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", target_frame: str = "",
+              parameters: dict[str, dict] | None = None) -> DemoResult:
     """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw,
-    execute the best grasp; raise DemoError when a step fails before the execution."""
+    execute the best grasp; raise DemoError when a step fails before the execution. ``parameters``: per node
+    name, values over the launch module's (as a params_file would)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -142,6 +144,8 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
     else:
         specs = describe(camera="playback", executor="sim", rviz=False)
         detector = choose_detector(specs)
+    for spec in specs:
+        spec.parameters.update((parameters or {}).get(spec.executable, {}))
     context = Context()
     rclpy.init(context=context)
     recorder = McapRecorder(out_dir / "run.mcap")

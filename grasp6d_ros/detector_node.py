@@ -25,15 +25,19 @@ from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.physics.hands import panda_feasible
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg, pointcloud2_to_numpy
 from grasp6d_ros.markers import grasp_markers
 from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
     "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
+    "hand_filter": "",
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
+# Robot hands bigger than GraspNet's gripper model: keep only grasps that hand can take in the cloud.
+HAND_FILTERS: dict[str, Callable] = {"": None, "panda": panda_feasible}
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -187,14 +191,20 @@ class DetectorNode(Node):
                     self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
                 else:
                     raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
+            hand = str(self.param("hand_filter"))
+            if hand not in HAND_FILTERS:
+                raise DetectionError(f"parameter hand_filter='{hand}' is not one of {' | '.join(HAND_FILTERS)}")
             try:
-                grasps = self._detector.detect(points, normals=normals, top_k=top_k,
+                # a hand filter drops some grasps: ask for more so top_k can still be met
+                grasps = self._detector.detect(points, normals=normals, top_k=top_k * (20 if hand else 1),
                                                collision=bool(self.param("collision_check")),
                                                refine=bool(self.param("refine")))
             except DetectionError:
                 raise
             except Exception as error:
                 raise DetectionError(f"model error: {type(error).__name__}: {error}") from error
+        if hand and len(grasps):
+            grasps = grasps[HAND_FILTERS[hand](points, grasps)]
         min_score = max(float(request.min_score), float(self.param("min_score")))
         grasps = grasps[grasps.scores >= min_score].top_k(top_k)
         if to_target is not None:

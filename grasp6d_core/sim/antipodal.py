@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.physics import GripperGeometry, collision_and_empty
-from grasp6d_core.physics.gripper import points_in_gripper_frame
+from grasp6d_core.physics.hands import panda_feasible
 
 
 def cloud_with_normals(views: list[tuple[np.ndarray, np.ndarray]], voxel: float = 0.003) -> tuple[np.ndarray, np.ndarray]:
@@ -28,9 +27,6 @@ def cloud_with_normals(views: list[tuple[np.ndarray, np.ndarray]], voxel: float 
     merged = merged.voxel_down_sample(voxel)
     normals = np.asarray(merged.normals)
     return np.asarray(merged.points), normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
-
-
-PANDA_FINGERS = GripperGeometry(height=0.03, finger_width=0.02, base_depth=0.02, approach_distance=0.05)
 
 
 def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: float = 0.0, n_seeds: int = 400,
@@ -72,33 +68,3 @@ def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: floa
     score = quality + 2.0 * (centre[:, 2] - table_height)    # prefer the top of the pile
     grasps = GraspGroup.from_components(score, np.minimum(width + 0.02, max_width), depth, R, centre - depth * x)
     return grasps[panda_feasible(pts, grasps, above, max_width)].sort_by_score()
-
-
-def panda_feasible(points: np.ndarray, grasps: GraspGroup, object_mask: np.ndarray | None = None,
-                   open_width: float = 0.08) -> np.ndarray:
-    """(G,) bool: the Franka hand can take the grasp in this cloud. It opens fully (``open_width``) before
-    approaching, its fingers are thicker than GraspNet's model, and its body behind the fingers is wide; any
-    detector's grasps go through this robot-specific filter before the simulated hand executes them."""
-    collision, empty = collision_and_empty(points, grasps.rotations, grasps.translations, open_width, grasps.depths,
-                                           PANDA_FINGERS, object_mask=object_mask)
-    keep = ~collision & ~empty
-    keep[keep] = ~hand_body_hits(points, grasps[keep])
-    return keep
-
-
-# The Panda hand body behind the fingers (GraspNet's gripper model has only a thin base): 0.22 m across the
-# closing axis, 0.07 m thick, starting 0.035 m behind the fingertip centre, plus its 5 cm approach path.
-HAND_HALF_SPAN, HAND_HALF_THICKNESS, FINGER_LENGTH, HAND_LENGTH = 0.11, 0.035, 0.035, 0.07 + 0.05
-
-
-def hand_body_hits(points: np.ndarray, grasps: GraspGroup, chunk: int = 64) -> np.ndarray:
-    """True where cloud points lie inside the hand body's box (or its approach path) of a grasp."""
-    hits = np.zeros(len(grasps), dtype=bool)
-    for start in range(0, len(grasps), chunk):
-        g = grasps[start:start + chunk]
-        front = (g.depths - FINGER_LENGTH)[:, None]          # the body starts a finger length behind the tips
-        local = points_in_gripper_frame(points, g.rotations, g.translations)
-        inside = ((local[..., 0] < front) & (local[..., 0] > front - HAND_LENGTH)
-                  & (np.abs(local[..., 1]) < HAND_HALF_SPAN) & (np.abs(local[..., 2]) < HAND_HALF_THICKNESS))
-        hits[start:start + chunk] = inside.any(axis=1)
-    return hits

@@ -9,7 +9,8 @@ from typing import Callable
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals, panda_feasible
+from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals
 from grasp6d_core.sim.hand import MAX_OPENING, SimHand
 from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, RING_CAMERAS, ClutterWorld
 
