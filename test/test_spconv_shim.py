@@ -49,3 +49,19 @@ def test_backward_on_cpu_gives_the_dense_gradient():
     out = F.conv3d(dense, conv.weight.permute(0, 4, 1, 2, 3), padding=1)[0][:, c[:, 0], c[:, 1], c[:, 2]]
     out.square().sum().backward()
     assert torch.allclose(sparse_grad, feats_d.grad, atol=1e-4)
+
+
+def test_flop_count_matches_a_brute_force_neighbour_count():
+    from grasp6d_core.model.flops import conv_pairs
+    from grasp6d_core.model.spconv_shim import SparseConvTensor, subm
+    rng = np.random.default_rng(2)
+    coords = np.unique(rng.integers(0, 12, (400, 3)), axis=0)
+    idx = torch.as_tensor(np.concatenate([np.zeros((len(coords), 1)), coords], 1), dtype=torch.int32)
+    x = SparseConvTensor(torch.randn(len(coords), 3), idx, [16, 16, 16], 1)
+    occupied = {tuple(c) for c in coords}
+    offsets = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    brute = sum(tuple(c + o) in occupied for c in coords for o in offsets)   # every (voxel, neighbour) pair
+    conv3 = subm(3, 4, 3, "f3")
+    assert conv_pairs(conv3, conv3(x)) == brute
+    conv1 = subm(3, 4, 1, "f1")
+    assert conv_pairs(conv1, conv1(x)) == len(coords)

@@ -13,6 +13,22 @@ from torch import nn
 from grasp6d_core.model.spconv_shim import spconv
 
 
+def conv_pairs(module: nn.Module, output) -> int:
+    """(input, output, offset) pairs one sparse conv multiplied. Submanifold convs: spconv computes the centre
+    offset as one matmul over all active voxels and, on CPU, stores only the first half of the symmetric
+    offsets (the second half mirrors it); a 1×1×1 one keeps no pairs at all (a plain matmul)."""
+    active = output.features.shape[0]
+    if not isinstance(module, spconv.SubMConv3d):
+        return int(output.indice_dict[module.indice_key].indice_pair_num.sum())
+    if int(torch.tensor(module.kernel_size).prod()) == 1:
+        return active
+    counts = output.indice_dict[module.indice_key].indice_pair_num.flatten()
+    centre = len(counts) // 2
+    if int(counts[centre + 1:].sum()) == 0:            # half stored: mirror it
+        return 2 * int(counts[:centre].sum()) + active
+    return int(counts.sum()) + (active if int(counts[centre]) == 0 else 0)
+
+
 def backbone_flops(backbone: nn.Module, points: torch.Tensor, features: torch.Tensor) -> dict:
     """Run ``backbone`` once (no grad) and return {'gflop', 'voxels', 'conv_gmac'}."""
     convs = (spconv.SubMConv3d, spconv.SparseConv3d, spconv.SparseInverseConv3d)
@@ -21,8 +37,7 @@ def backbone_flops(backbone: nn.Module, points: torch.Tensor, features: torch.Te
     voxels = [0]
 
     def conv_hook(module, inputs, output):
-        pairs = output.indice_dict[module.indice_key].indice_pair_num
-        macs[0] += int(pairs.sum()) * module.in_channels * module.out_channels
+        macs[0] += conv_pairs(module, output) * module.in_channels * module.out_channels
 
     def bn_hook(module, inputs, output):
         other[0] += 2 * output.numel()  # scale+shift (ReLU is folded into the same pass here)
