@@ -73,13 +73,11 @@ class CylinderGrouping(nn.Module):
             h = proj.reshape(-1, proj.shape[-1]).index_select(0, flat).view(b, m, self.samples, -1) + self.xyz_proj(local / r)
             h = torch.relu(self.bn1(h.reshape(-1, h.shape[-1]))).view_as(h)
             h = torch.relu(self.bn2(self.fc2(h).reshape(-1, h.shape[-1]))).view_as(h)  # (B, M, K, H) >= 0
-            # Per-depth height: a sample counts for bin j when x ≤ depths[j]. Max over each sample's first bin
-            # (scatter), then a running max over bins (nested cylinders); outside samples go to a dump bin.
-            first_bin = torch.searchsorted(self.depths, local[..., 0].contiguous(), right=False)
-            first_bin = torch.where(inside, first_bin, torch.full_like(first_bin, d))
-            per_bin = torch.zeros(b, m, d + 1, h.shape[-1], dtype=h.dtype, device=h.device)  # ReLU ≥ 0: 0 = empty
-            per_bin = per_bin.scatter_reduce(2, first_bin[..., None].expand_as(h), h, reduce="amax")
-            pooled.append(torch.cummax(per_bin[:, :, :d], dim=2).values)  # (B, M, D, H)
+            # Per-depth height: a sample counts for bin j when it is inside and x ≤ depths[j] (nested cylinders).
+            # h ≥ 0 after the ReLU, so zeroing the others and taking the max is a masked max (0 = empty); this
+            # is twice as fast on CPU as a scatter_reduce into the first bin + a running max, same numbers.
+            pooled.append(torch.stack([(h * (inside & (local[..., 0] <= depth))[..., None]).amax(dim=2)
+                                       for depth in self.depths], dim=2))   # (B, M, D, H)
         fused = self.fuse(torch.cat(pooled, dim=-1))                         # (B, M, D, C)
         seed = seed_feat[:, :, None].expand(-1, -1, d, -1)
         gate = torch.sigmoid(self.gate(torch.cat([seed, fused], dim=-1)))
