@@ -78,3 +78,15 @@ def test_cmake_fix_rewrites_builder_paths_idempotently(tmp_path):
     assert "/opt/python" not in text
     assert sysconfig.get_paths()["include"] in text and numpy.get_include() in text
     assert fix_prefix(tmp_path) == 0
+
+
+def test_pip_wheel_carries_model_configs_and_shipped_weights(tmp_path):
+    """The pip route without a checkout: configs/model/*.yaml inside the package, the weights as data files."""
+    import zipfile
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    names = zipfile.ZipFile(next(tmp_path.glob("grasp6d-*.whl"))).namelist()
+    for config in ("cpu", "paper", "baseline", "gsnet"):
+        assert f"grasp6d_core/configs/model/{config}.yaml" in names
+    assert any(n.endswith("data/share/grasp6d/models/grasp6d_cpu.pt") for n in names)

@@ -78,3 +78,24 @@ def test_sim_bench_cli_antipodal_round():
     assert 1 <= len(log["attempts"]) <= 15 and log["removed"] == sum(a["success"] for a in log["attempts"])
     bad = subprocess.run(cmd[:5] + ["/nonexistent.ckpt", "--rounds", "1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot load detector" in bad.stderr
+
+
+def test_checkpoint_detector_grasps_pass_the_panda_filter():
+    """A learned detector in sim-bench gets the antipodal baseline's hand filter: every grasp it hands to the
+    simulated Franka hand is one the hand's fingers and body can reach in the fused cloud."""
+    from grasp6d_core.physics.hands import panda_feasible
+    from grasp6d_core.sim.antipodal import cloud_with_normals
+    from grasp6d_core.sim.bench import checkpoint_detector
+    from grasp6d_core.sim.hand import MAX_OPENING
+    from grasp6d_core.sim.world import RING_CAMERAS
+    detect = checkpoint_detector(None)      # the shipped weights
+    world = ClutterWorld(seed=2)
+    try:
+        world.reset("packed", "seen", 3)
+        views = [(world.point_cloud(T_world_camera=T), T) for T in [DEFAULT_CAMERA] + RING_CAMERAS]
+        grasps = detect(views)
+    finally:
+        world.close()
+    fused, _ = cloud_with_normals([(p, T[:3, 3]) for p, T in views])
+    assert 0 < len(grasps) <= 50 and np.all(np.diff(grasps.scores) <= 0)
+    assert panda_feasible(fused, grasps, fused[:, 2] > 0.004, MAX_OPENING).all()
