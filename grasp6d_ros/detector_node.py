@@ -182,6 +182,9 @@ class DetectorNode(Node):
             points = points @ to_model[:3, :3].T + to_model[:3, 3]
             normals = normals @ to_model[:3, :3].T if normals is not None else None
         top_k = int(request.max_grasps) or int(self.param("top_k"))
+        hand = str(self.param("hand_filter"))
+        if hand not in HAND_FILTERS:
+            raise DetectionError(f"parameter hand_filter='{hand}' is not one of '' | {' | '.join(filter(None, HAND_FILTERS))}")
         with self._model_lock:
             if self._detector is None:
                 kind = self.param("detector")
@@ -191,9 +194,6 @@ class DetectorNode(Node):
                     self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
                 else:
                     raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
-            hand = str(self.param("hand_filter"))
-            if hand not in HAND_FILTERS:
-                raise DetectionError(f"parameter hand_filter='{hand}' is not one of {' | '.join(HAND_FILTERS)}")
             try:
                 # a hand filter drops some grasps: ask for more so top_k can still be met
                 grasps = self._detector.detect(points, normals=normals, top_k=top_k * (20 if hand else 1),

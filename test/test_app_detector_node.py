@@ -54,6 +54,14 @@ def test_detector_node_error_paths_and_concurrency():
         answer = call_service(client, _request(cloud))
         assert not answer.success and answer.message.startswith("model error") and answer.detection_time >= 0
 
+        # an unknown hand filter is named in the answer, and the node answers normally once it is fixed
+        detector.set_parameters([Parameter("hand_filter", value="robotiq")])
+        answer = call_service(client, _request(cloud))
+        assert not answer.success and "hand_filter='robotiq' is not one of '' | panda" in answer.message
+        detector.set_parameters([Parameter("hand_filter", value="panda")])
+        answer = call_service(client, _request(cloud))
+        assert not answer.success and answer.message.startswith("model error")
+
         # ten clients at once: every one answered
         answers, lock = [], threading.Lock()
 
