@@ -18,7 +18,6 @@ from typing import Any, Callable
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
@@ -28,6 +27,7 @@ from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.physics.hands import panda_feasible
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg, pointcloud2_to_numpy
 from grasp6d_ros.markers import grasp_markers
+from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
@@ -36,8 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
-# Robot hands bigger than GraspNet's gripper model: keep only grasps that hand can take in the cloud.
-HAND_FILTERS: dict[str, Callable] = {"": None, "panda": panda_feasible}
+# Robot hands bigger than GraspNet's gripper model (parameter hand_filter; '' = none): keep only grasps that
+# hand can take in the cloud. The filter drops many, so the model is asked for this many times top_k first.
+HAND_FILTERS: dict[str, Callable] = {"panda": panda_feasible}
+HAND_FILTER_CANDIDATES = 20
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -183,8 +185,8 @@ class DetectorNode(Node):
             normals = normals @ to_model[:3, :3].T if normals is not None else None
         top_k = int(request.max_grasps) or int(self.param("top_k"))
         hand = str(self.param("hand_filter"))
-        if hand not in HAND_FILTERS:
-            raise DetectionError(f"parameter hand_filter='{hand}' is not one of '' | {' | '.join(filter(None, HAND_FILTERS))}")
+        if hand and hand not in HAND_FILTERS:
+            raise DetectionError(f"parameter hand_filter='{hand}' is not one of '' | {' | '.join(HAND_FILTERS)}")
         with self._model_lock:
             if self._detector is None:
                 kind = self.param("detector")
@@ -195,8 +197,8 @@ class DetectorNode(Node):
                 else:
                     raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
             try:
-                # a hand filter drops some grasps: ask for more so top_k can still be met
-                grasps = self._detector.detect(points, normals=normals, top_k=top_k * (20 if hand else 1),
+                grasps = self._detector.detect(points, normals=normals,
+                                               top_k=top_k * (HAND_FILTER_CANDIDATES if hand else 1),
                                                collision=bool(self.param("collision_check")),
                                                refine=bool(self.param("refine")))
             except DetectionError:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.execution import PlannerConfig, execute_ranked, plan_grasps, run_plan
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
+from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from grasp6d_ros.spin import spin_until_shutdown
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data)
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -29,6 +28,7 @@ from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume
 from grasp6d_ros.conversions import (ConversionError, camera_info_to_intrinsics, depth_image_to_metres,
                                      numpy_to_pointcloud2, stamp_to_seconds)
 from grasp6d_ros.frames import FrameBuffer, TransformUnavailable
+from grasp6d_ros.spin import spin_until_shutdown
 
 DEFAULTS: dict[str, Any] = {
     "task_frame": "world",

@@ -46,8 +46,5 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
     return bool(predicate())
 
 
-def call_service(client, request, timeout: float = 10.0, attempt_timeout: float = 3.0):
-    """Call a service from a node spun by :func:`spinning`, re-sending on the discovery race; raise on timeout.
-
-    Test servers here are idempotent, so a repeat is harmless (see grasp6d_ros.services)."""
-    return call_with_retry(client, request, timeout, attempt_timeout)
+# Test servers here are idempotent, so re-sending on Fast DDS's discovery race is harmless (grasp6d_ros.services).
+call_service = call_with_retry

@@ -43,9 +43,14 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: dict, step: i
             "step": int(step), "data_recipe": data_recipe, "model": model.state_dict(), "extra": extra or {}}
     if optimizer is not None:
         blob["optimizer"] = optimizer.state_dict()
+    _save_atomic(blob, path)
+
+
+def _save_atomic(blob: dict, path: Path) -> None:
+    """Write beside, then rename: a crash mid-save never leaves a half-written checkpoint."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(blob, tmp)
-    tmp.replace(path)  # atomic: a crash mid-save never leaves a half-written checkpoint
+    tmp.replace(path)
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -90,9 +95,7 @@ def attach_prior(checkpoint: str | Path, prior_file: str | Path) -> None:
     blob = read_checkpoint(checkpoint)
     blob["contact_prior"] = state
     blob.setdefault("extra", {})["contact_prior"] = meta
-    tmp = Path(checkpoint).with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(checkpoint)
+    _save_atomic(blob, Path(checkpoint))
 
 
 def _arch(cfg: dict) -> tuple:
