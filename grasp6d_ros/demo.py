@@ -11,7 +11,6 @@ import argparse
 import importlib
 import inspect
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +124,7 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
     from grasp6d_ros.mcap_writer import McapRecorder
     from grasp6d_ros.msg import Grasp6DArray
     from grasp6d_ros.services import call_with_retry
+    from grasp6d_ros.spin import spinning_in_background
     from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
 
     start = time.monotonic()
@@ -150,7 +150,6 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
     rclpy.init(context=context)
     recorder = McapRecorder(out_dir / "run.mcap")
     executor = MultiThreadedExecutor(num_threads=4, context=context)
-    nodes, spin_thread = [], None
     try:
         nodes = create_nodes(specs, context, extra)
         client = Node("demo_client", context=context)
@@ -163,49 +162,41 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
                             ("/detector_node/grasps", Grasp6DArray), ("/detector_node/markers", MarkerArray)):
             client.create_subscription(kind, topic, lambda m, t=topic: (recorder.write(t, m), latest.__setitem__(t, m)),
                                        10)
-        for node in nodes:
-            executor.add_node(node)
-        spin_thread = threading.Thread(target=executor.spin, daemon=True)
-        spin_thread.start()
-        if world is not None:
-            from grasp6d_ros.detector_node import LATCHED
-            client.create_publisher(PointCloud2, "/tsdf_node/surface", LATCHED).publish(
-                numpy_to_pointcloud2(scene_points, scene_normals, frame_id="world"))
-            client.create_publisher(Image, depth_topic, LATCHED).publish(
-                metres_to_depth_image(scene_depth, frame_id="camera"))
-        print("demo: waiting for the TSDF surface ...", flush=True)
+        with spinning_in_background(executor, nodes):
+            if world is not None:
+                from grasp6d_ros.detector_node import LATCHED
+                client.create_publisher(PointCloud2, "/tsdf_node/surface", LATCHED).publish(
+                    numpy_to_pointcloud2(scene_points, scene_normals, frame_id="world"))
+                client.create_publisher(Image, depth_topic, LATCHED).publish(
+                    metres_to_depth_image(scene_depth, frame_id="camera"))
+            print("demo: waiting for the TSDF surface ...", flush=True)
 
-        def surface_points() -> int:  # tsdf_node publishes an empty surface before its first frame
-            surface = latest.get("/tsdf_node/surface")
-            return 0 if surface is None else surface.width * surface.height
-        while not surface_points() and time.monotonic() - start < timeout:
-            time.sleep(0.1)
-        if not surface_points():
-            raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
-        detect = client.create_client(DetectGrasps, "/detect_grasps")
-        answer = call_with_retry(detect, DetectGrasps.Request(max_grasps=50, target_frame=target_frame),
-                                 timeout=max(timeout - (time.monotonic() - start), 1), attempt_timeout=30)
-        if not answer.success:
-            raise DemoError(f"demo: /detect_grasps failed: {answer.message}")
-        grasps = grasp_msgs_to_group(answer.grasps.grasps)
-        print(ranked_table(grasps, answer.grasps.header.frame_id))
-        print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
-        points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
-        print(f"picture: {save_grasp_picture(points, grasps, out_dir / 'grasps.png', TOP_IN_PICTURE)}")
-        execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
-        execute.wait_for_service(timeout_sec=10)
-        # one attempt only: a re-sent request would move the arm twice
-        outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
-        if outcome is None:
-            raise DemoError("demo: /executor_node/execute gave no answer in 60 s")
-        print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
-        return DemoResult(answer, outcome, detector, dict(recorder.counts))
+            def surface_points() -> int:  # tsdf_node publishes an empty surface before its first frame
+                surface = latest.get("/tsdf_node/surface")
+                return 0 if surface is None else surface.width * surface.height
+            while not surface_points() and time.monotonic() - start < timeout:
+                time.sleep(0.1)
+            if not surface_points():
+                raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
+            detect = client.create_client(DetectGrasps, "/detect_grasps")
+            answer = call_with_retry(detect, DetectGrasps.Request(max_grasps=50, target_frame=target_frame),
+                                     timeout=max(timeout - (time.monotonic() - start), 1), attempt_timeout=30)
+            if not answer.success:
+                raise DemoError(f"demo: /detect_grasps failed: {answer.message}")
+            grasps = grasp_msgs_to_group(answer.grasps.grasps)
+            print(ranked_table(grasps, answer.grasps.header.frame_id))
+            print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
+            points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
+            print(f"picture: {save_grasp_picture(points, grasps, out_dir / 'grasps.png', TOP_IN_PICTURE)}")
+            execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
+            execute.wait_for_service(timeout_sec=10)
+            # one attempt only: a re-sent request would move the arm twice
+            outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
+            if outcome is None:
+                raise DemoError("demo: /executor_node/execute gave no answer in 60 s")
+            print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
+            return DemoResult(answer, outcome, detector, dict(recorder.counts))
     finally:
-        executor.shutdown()
-        if spin_thread is not None:  # spin() must return before nodes are destroyed (rcl segfault otherwise)
-            spin_thread.join(timeout=5)
-        for node in nodes:
-            node.destroy_node()
         rclpy.try_shutdown(context=context)
         recorder.close()
         if "executor_node" in extra:

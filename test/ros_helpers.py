@@ -1,7 +1,6 @@
 """Helpers for tests over real rclpy + Fast DDS: a context with a multi-threaded executor in a thread."""
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -11,6 +10,7 @@ from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 
 from grasp6d_ros.services import call_with_retry
+from grasp6d_ros.spin import spinning_in_background
 
 
 @contextmanager
@@ -20,19 +20,10 @@ def spinning(*node_factories: Callable[[Context], "rclpy.node.Node"]) -> Iterato
     rclpy.init(context=context)
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     nodes = [factory(context) for factory in node_factories]
-    for node in nodes:
-        executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
     try:
-        yield nodes
+        with spinning_in_background(executor, nodes):
+            yield nodes
     finally:
-        executor.shutdown()
-        # Let spin() return before destroying nodes: destroying a node while the spin thread is still inside
-        # its wait set segfaulted now and then in rcl's node destruction (seen in test_perception_nodes).
-        thread.join(timeout=5)
-        for node in nodes:
-            node.destroy_node()
         rclpy.shutdown(context=context)
 
 
