@@ -216,3 +216,15 @@ def test_detect_rejects_bad_input():
         det.detect(np.zeros((10, 2)))
     with pytest.raises(ValueError, match="finite points"):
         det.detect(np.full((500, 3), np.nan))
+
+
+def test_cylinder_neighbours_do_not_depend_on_point_order(scene):
+    """The grouping picks the same neighbour points (as coordinates) for a shuffled copy of the cloud."""
+    from grasp6d_core.model.grouping import cylinder_neighbours
+    pts = scene["points"].astype(np.float64)
+    perm = np.random.default_rng(0).permutation(len(pts))
+    seeds = pts[::97]
+    a_idx, a_ok = cylinder_neighbours(pts, seeds, radius=0.02, samples=16, reach=0.04)
+    b_idx, b_ok = cylinder_neighbours(pts[perm], seeds, radius=0.02, samples=16, reach=0.04)
+    assert a_ok.sum() > 0.5 * a_ok.size and np.array_equal(a_ok, b_ok)
+    assert np.array_equal(np.where(a_ok[..., None], pts[a_idx], 0), np.where(b_ok[..., None], pts[perm][b_idx], 0))

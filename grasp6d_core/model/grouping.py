@@ -14,21 +14,15 @@ import torch
 from scipy.spatial import cKDTree
 from torch import nn
 
-
-def _thin(points: np.ndarray, voxel: float) -> np.ndarray:
-    """Indices of one point per voxel (the first met); 1-D keys keep np.unique fast."""
-    keys = np.floor((points - points.min(axis=0)) / voxel).astype(np.int64)
-    span = keys.max(axis=0) + 1
-    flat = (keys[:, 0] * span[1] + keys[:, 1]) * span[2] + keys[:, 2]
-    _, first = np.unique(flat, return_index=True)
-    return np.sort(first)
+from grasp6d_core.sensing.tsdf import nearest_to_voxel_centres
 
 
 def cylinder_neighbours(points: np.ndarray, seeds: np.ndarray, radius: float, samples: int,
                         reach: float) -> tuple[np.ndarray, np.ndarray]:
     """(M, samples) indices into ``points`` of the nearest thinned neighbours of each seed within ``reach``,
     and a found mask (missing neighbours index point 0 with found = False)."""
-    sub = _thin(points, radius / 4.0)
+    # One candidate per voxel, chosen independently of point order, so a shuffled cloud groups the same.
+    sub = nearest_to_voxel_centres(points, radius / 4.0)
     k = min(samples, len(sub))
     dist, idx = cKDTree(points[sub]).query(seeds, k=k, distance_upper_bound=reach, workers=2)
     dist, idx = dist.reshape(len(seeds), k), idx.reshape(len(seeds), k)
