@@ -52,6 +52,7 @@ def test_train_resume_prior_detect_eval(tiny_root, tiny_config, tmp_path, capsys
     from grasp6d_core.model.detector import GraspDetector
     det = GraspDetector.from_checkpoint(out / "final.pt")
     assert det.info["step"] == 4 and det.prior is not None and det.info["data_recipe"]["train_scenes"][2] == 1
+    assert det.info["data_recipe"]["generator"]["train"]["seed"] == 3   # the synth settings that rebuild the data
 
     dump = tmp_path / "dump"
     assert main(["detect", "--checkpoint", str(out / "final.pt"), "--input", str(tiny_root), "--scenes", "100",

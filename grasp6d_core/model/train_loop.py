@@ -23,9 +23,10 @@ def existing_scenes(root: Path, scenes: list[int], camera: str) -> list[int]:
 def data_recipe(root: Path, train_scenes: list[int], val_scenes: list[int], camera: str) -> dict:
     recipe = {"root": str(root), "camera": camera, "train_scenes": [min(train_scenes), max(train_scenes), len(train_scenes)],
               "val_scenes": val_scenes}
-    meta = root / "recipe.json"
-    if meta.is_file():
-        recipe["generator"] = json.loads(meta.read_text())
+    # `grasp6d synth` leaves its settings per split in synth_<split>.json: the recipe that rebuilds this data.
+    generator = {p.stem.removeprefix("synth_"): json.loads(p.read_text()) for p in sorted(root.glob("synth_*.json"))}
+    if generator:
+        recipe["generator"] = generator
     return recipe
 
 
