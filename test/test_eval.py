@@ -109,3 +109,20 @@ def test_parse_range():
     assert parse_range("0,3,5-6") == [0, 3, 5, 6]
     with pytest.raises(ValueError, match="bad id range"):
         parse_range("a-b")
+
+
+def test_paired_ap_difference_over_shared_scenes(capsys, tmp_path):
+    from grasp6d_core.evaluation.compare import main, paired_ap_difference
+    per = lambda aps: {"per_scene": {f"scene_{160 + i:04d}": {"AP": ap} for i, ap in enumerate(aps)}}
+    a, b = per([30.0, 32.0, 28.0, 35.0, 31.0]), per([28.0, 29.0, 29.0, 30.0, 30.0])
+    r = paired_ap_difference(a, b)
+    assert r["mean_difference"] == pytest.approx(2.0) and r["a_higher"] == 4 and r["scenes"] == 5
+    assert -1.0 <= r["ci95"][0] < 2.0 < r["ci95"][1] <= 5.0        # the interval holds the mean, spans the spread
+    flat = paired_ap_difference(per([30.0] * 5), per([29.0] * 5))
+    assert flat["ci95"] == [pytest.approx(1.0), pytest.approx(1.0)]  # no spread, no uncertainty
+    with pytest.raises(ValueError, match="share no scene"):
+        paired_ap_difference(a, {"per_scene": {"scene_0001": {"AP": 1.0}}})
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert main([str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    assert "AP +2.00" in capsys.readouterr().out

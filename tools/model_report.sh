@@ -19,3 +19,10 @@ for spec in "$@"; do
   grasp6d eval --root "$root" --dump "$out/$name" --scenes "$scenes" --json > "$out/$name.json"
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=r['per_split']; print(sys.argv[2], 'all AP %.2f' % r['AP'], ' '.join('%s AP %.2f / AP0.4 %.2f / AP0.8 %.2f' % (k, v['AP'], v['AP0.4'], v['AP0.8']) for k, v in sorted(s.items())))" "$out/$name.json" "$name"
 done
+# Paired per-scene differences against `baseline` when it is one of the models (the ablation's question).
+if [ -f "$out/baseline.json" ]; then
+  for spec in "$@"; do
+    name=${spec%%=*}
+    [ "$name" = baseline ] || python3 -m grasp6d_core.evaluation.compare "$out/$name.json" "$out/baseline.json"
+  done
+fi
