@@ -161,3 +161,19 @@ def test_cuda_device_fuses_where_a_gpu_exists_else_says_why(views):
         volume.integrate(views[0])
     n_gpu, n_cpu = len(gpu.surface(n_points=None)[0]), len(cpu.surface(n_points=None)[0])
     assert n_cpu > 1000 and abs(n_gpu - n_cpu) < 0.02 * n_cpu
+
+
+def test_nearest_to_voxel_centres_matches_a_brute_force_choice():
+    """Per voxel the point nearest its centre, ties (lattice points, duplicates) broken by x, y, z; by voxel."""
+    from grasp6d_core.sensing.tsdf import nearest_to_voxel_centres
+    rng = np.random.default_rng(4)
+    lattice = np.round(rng.random((1500, 3)) * 0.1 / 0.005) * 0.005 + rng.integers(0, 2, (1500, 3)) * 0.0025
+    points = np.concatenate([rng.random((1500, 3)) * 0.1, lattice, lattice[:300]])
+    voxel = 0.01
+    groups = {}
+    for i, p in enumerate(points):
+        cell = tuple(np.rint(p / voxel).astype(int))
+        groups.setdefault(cell, []).append((float(np.sum((p / voxel - np.rint(p / voxel)) ** 2)), *p))
+    expected = [min(groups[cell])[1:] for cell in sorted(groups)]
+    chosen = nearest_to_voxel_centres(points, voxel)
+    assert len(chosen) == len(groups) and np.allclose(points[chosen], expected, atol=0)

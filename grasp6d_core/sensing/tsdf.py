@@ -88,10 +88,22 @@ def nearest_to_voxel_centres(points: np.ndarray, voxel_size: float) -> np.ndarra
     rounded = np.rint(scaled)
     cells = rounded.astype(np.int64) + (1 << 20)  # exact keys for |coords| < 5 km
     keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
-    # by voxel, then distance to its centre, then coordinates (ties must not fall back on the input order)
-    order = np.lexsort((points[:, 2], points[:, 1], points[:, 0], np.sum((scaled - rounded) ** 2, axis=1), keys))
-    sorted_keys = keys[order]
-    return order[np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])]
+    off_centre = np.sum((scaled - rounded) ** 2, axis=1)
+    # One sort (of the voxel keys) and a per-voxel minimum; a full lexsort over (voxel, distance, x, y, z)
+    # gave the same choice 6x slower, and the grouping runs this four times per detection.
+    _, voxel = np.unique(keys, return_inverse=True)          # voxels numbered in key order
+    nearest = np.full(voxel.max() + 1, np.inf)
+    np.minimum.at(nearest, voxel, off_centre)
+    candidates = np.flatnonzero(off_centre == nearest[voxel])
+    chosen = np.empty(len(nearest), dtype=np.int64)
+    alone = np.bincount(voxel[candidates], minlength=len(nearest))[voxel[candidates]] == 1
+    chosen[voxel[candidates[alone]]] = candidates[alone]
+    tied = candidates[~alone]
+    if len(tied):  # equally near the centre (lattice points): the smallest x, then y, then z, never input order
+        tied = tied[np.lexsort((points[tied, 2], points[tied, 1], points[tied, 0], voxel[tied]))]
+        first = np.concatenate([[True], voxel[tied][1:] != voxel[tied][:-1]])
+        chosen[voxel[tied[first]]] = tied[first]
+    return chosen
 
 
 def one_per_voxel(points: np.ndarray, normals: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
