@@ -54,6 +54,16 @@ def test_train_resume_prior_detect_eval(tiny_root, tiny_config, tmp_path, capsys
     assert det.info["step"] == 4 and det.prior is not None and det.info["data_recipe"]["train_scenes"][2] == 1
     assert det.info["data_recipe"]["generator"]["train"]["seed"] == 3   # the synth settings that rebuild the data
 
+    # Held-out loss terms of a checkpoint report R even for a config trained without it (φ = 0).
+    from grasp6d_core.model.train_loop import checkpoint_terms
+    no_r = yaml.safe_load(tiny_config.read_text())
+    no_r["loss"]["phi"] = 0.0
+    (tmp_path / "no_r.yaml").write_text(yaml.safe_dump(no_r))
+    assert main(["train", "--config", str(tmp_path / "no_r.yaml"), "--data", str(tiny_root), "--out",
+                 str(tmp_path / "no_r"), "--train-scenes", "0", "--val-scenes", "", "--steps", "1"]) == 0
+    terms = checkpoint_terms(tmp_path / "no_r" / "final.pt", tiny_root, [100], images=2)
+    assert terms["R"] > 0 and set(terms) >= {"La", "Ls", "Lr", "Lw", "loss"}
+
     dump = tmp_path / "dump"
     assert main(["detect", "--checkpoint", str(out / "final.pt"), "--input", str(tiny_root), "--scenes", "100",
                  "--out", str(dump), "--views", "0-1", "--top-k", "20"]) == 0

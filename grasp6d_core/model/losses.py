@@ -33,9 +33,12 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def total_loss(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def total_loss(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Tensor,
+               measure_r: bool = False) -> tuple[torch.Tensor, dict]:
     """The weighted sum and its terms (floats) for logging. ``batch``: objectness (B,N) long, graspness
-    (B,N), and per cloud ``objects``/``poses`` for R; ``labels``: :func:`labels.stack_labels` output."""
+    (B,N), and per cloud ``objects``/``poses`` for R; ``labels``: :func:`labels.stack_labels` output.
+    ``measure_r``: report R even when φ = 0 (not added to the loss), so a model trained without R can be
+    compared on how physically plausible its grasps are."""
     lc = cfg["loss"]
     terms = {}
     obj_t = batch["objectness"]
@@ -57,10 +60,10 @@ def total_loss(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Te
     terms["Lr"] = _masked_mean(F.smooth_l1_loss(end["rot2"], rot2_t, reduction="none").sum(-1), exists)
     terms["Lw"] = _masked_mean(F.smooth_l1_loss(10 * end["width"], 10 * labels["width"], reduction="none"), exists)
     phi = float(lc["phi"])
-    if phi > 0 and cfg["approach"]["mode"] == "regress":
+    if (phi > 0 or measure_r) and cfg["approach"]["mode"] == "regress":
         terms["R"] = regularizer_term(end, batch, labels, depths)
     total = terms["Lo"] + terms["Lgs"] + terms["La"] + float(lc["beta"]) * (terms["Lr"] + terms["Lw"] + terms["Ls"])
-    if "R" in terms:
+    if phi > 0 and "R" in terms:
         total = total + phi * terms["R"]
     return total, {k: float(v.detach()) for k, v in terms.items()}
 

@@ -31,7 +31,8 @@ def plot_curves(log_path: str | Path, png: str | Path, smooth: int = 25) -> None
         ax.set_title(key)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes.ravel()[0].legend()
+    if axes.ravel()[0].get_legend_handles_labels()[0]:  # a short run has neither a smoothed nor a val curve
+        axes.ravel()[0].legend()
     for ax in axes.ravel()[len(keys):]:
         ax.set_axis_off()
     fig.suptitle(f"training curves ({Path(log_path).parent.name}); x = step")

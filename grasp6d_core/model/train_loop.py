@@ -167,3 +167,25 @@ def train_prior_stage(args) -> None:
     if final.is_file():
         attach_prior(final, out / "prior.pt")
         print(f"contact prior attached to {final}")
+
+
+def checkpoint_terms(checkpoint: str | Path, root: str | Path, scenes: list[int], camera: str = "realsense",
+                     images: int = 24, seed: int = 0, num_points: int | None = None) -> dict:
+    """Mean loss terms (R included for every regressing config) of a checkpoint on ``images`` images of
+    ``scenes``, evenly spread: how two models compare on held-out scenes beyond AP, e.g. whether the
+    one trained with R makes more physically plausible grasps."""
+    from grasp6d_core.model.checkpoint import load_into, read_checkpoint
+    from grasp6d_core.model.dataset import GraspSceneDataset
+    from grasp6d_core.model.network import GraspNet6D
+    from grasp6d_core.model.trainer import collate, validation_terms
+
+    blob = read_checkpoint(checkpoint)
+    model = GraspNet6D(blob["config"])
+    load_into(model, blob, blob["config"], checkpoint)
+    ids = existing_scenes(Path(root), scenes, camera)
+    if not ids:
+        raise FileNotFoundError(f"{root}: none of scenes {scenes} exist for camera {camera}")
+    data = GraspSceneDataset(root, ids, camera, num_points=num_points or int(blob["config"]["num_points"]), seed=seed)
+    picks = np.linspace(0, len(data) - 1, min(images, len(data))).astype(int)
+    torch.manual_seed(seed)
+    return validation_terms(model, [collate([data[int(i)]]) for i in picks], np.random.default_rng(seed))

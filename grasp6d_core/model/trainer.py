@@ -34,7 +34,8 @@ def label_seeds(batch: dict, num: int, threshold: float, rng: np.random.Generato
     return torch.as_tensor(np.stack(out), device=batch["points"].device)
 
 
-def forward_and_loss(model: GraspNet6D, batch: dict, rng: np.random.Generator) -> tuple[torch.Tensor, dict, dict]:
+def forward_and_loss(model: GraspNet6D, batch: dict, rng: np.random.Generator,
+                     measure_r: bool = False) -> tuple[torch.Tensor, dict, dict]:
     cfg = model.cfg
     seed_idx = label_seeds(batch, model.num_seeds, model.threshold, rng)
     views = model.views.cpu().numpy()
@@ -51,7 +52,7 @@ def forward_and_loss(model: GraspNet6D, batch: dict, rng: np.random.Generator) -
         return torch.where(valid, found["labels"]["approach"], predicted)
 
     end = model(batch["points"], batch["normals"], seed_idx=seed_idx, grouping_approach=label_approach)
-    loss, terms = total_loss(end, batch, found["labels"], cfg, model.depths)
+    loss, terms = total_loss(end, batch, found["labels"], cfg, model.depths, measure_r)
     terms["valid_seeds"] = float(found["labels"]["valid"].float().mean())
     return loss, terms, end
 
@@ -71,12 +72,13 @@ def train_step(model: GraspNet6D, optimizer: torch.optim.Optimizer, batch: dict,
 
 @torch.no_grad()
 def validation_terms(model: GraspNet6D, batches: list[dict], rng: np.random.Generator) -> dict:
-    """Mean loss terms over validation batches (eval-mode BN; R needs autograd, so it is computed with grad)."""
+    """Mean loss terms over validation batches (eval-mode BN; R needs autograd, so it is computed with grad).
+    R is reported for every regressing config, also when it is not trained with it (φ = 0)."""
     model.eval()
     sums: dict = {}
     for batch in batches:
         with torch.enable_grad():
-            loss, terms, _ = forward_and_loss(model, batch, rng)
+            loss, terms, _ = forward_and_loss(model, batch, rng, measure_r=True)
         terms["loss"] = float(loss)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + v
