@@ -64,9 +64,11 @@ def test_train_resume_prior_detect_eval(tiny_root, tiny_config, tmp_path, capsys
     terms = checkpoint_terms(tmp_path / "no_r" / "final.pt", tiny_root, [100], images=2)
     assert terms["R"] > 0 and set(terms) >= {"La", "Ls", "Lr", "Lw", "loss"}
 
+    # A 4-step network's grasps may all hit the scene, so how many survive the collision check depends on the
+    # untrained weights; this checks the dump and the evaluator (the shipped detector's test covers collisions).
     dump = tmp_path / "dump"
     assert main(["detect", "--checkpoint", str(out / "final.pt"), "--input", str(tiny_root), "--scenes", "100",
-                 "--out", str(dump), "--views", "0-1", "--top-k", "20"]) == 0
+                 "--out", str(dump), "--views", "0-1", "--top-k", "20", "--no-collision"]) == 0
     for ann in (0, 1):
         rows = np.load(dump / "scene_0100" / "realsense" / f"{ann:04d}.npy")
         assert rows.ndim == 2 and rows.shape[1] == 17 and 0 < len(rows) <= 20
