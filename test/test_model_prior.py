@@ -125,3 +125,24 @@ def test_collision_thinning_does_not_depend_on_point_order(scene):
     shuffled = pts[np.random.default_rng(0).permutation(len(pts))]
     a, b = voxel_thin(pts), voxel_thin(shuffled)
     assert len(a) < len(pts) / 2 and np.array_equal(a, b)
+
+
+def test_prior_answers_for_the_patch_size_it_was_trained_on(scene):
+    """A prior's state carries its patch size; one saved before that was stored was trained on 128 points, and
+    refinement must ask it about patches of that size (the shipped prior: PATCH, wide enough for both fingers)."""
+    from grasp6d_core.grasp import GraspGroup
+    from grasp6d_core.model.contact_prior import LEGACY_PATCH, PATCH, ContactPrior
+    from grasp6d_core.model.dataset import estimate_normals
+    from grasp6d_core.rotations import grasp_rotation
+    assert PATCH > LEGACY_PATCH
+    state = ContactPrior(iterations=2).state()
+    assert state["patch"] == PATCH and ContactPrior.from_state(state).patch == PATCH
+    legacy = {k: v for k, v in state.items() if k != "patch"}
+    pts = scene["points"]
+    grasps = GraspGroup.from_components([0.9, 0.8], [0.06, 0.06], [0.02, 0.02], grasp_rotation([[0, 0, 1.0]] * 2, [0, 1]),
+                                        pts[:2])
+    for prior, expected in ((ContactPrior.from_state(legacy), LEGACY_PATCH), (ContactPrior.from_state(state), PATCH)):
+        seen = []
+        prior.net.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[1]))
+        prior.refine(grasps, pts, estimate_normals(pts), lambda t, a, d: torch.zeros(len(t)), top=2)
+        assert seen == [expected]
