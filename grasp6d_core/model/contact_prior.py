@@ -80,8 +80,7 @@ def random_rotation_towards(vectors: np.ndarray, max_deg: float, rng: np.random.
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def prior_examples(sample: dict, views: np.ndarray, rng: np.random.Generator, seeds: int = 64,
-                   patch: int = PATCH) -> dict | None:
+def prior_examples(sample: dict, views: np.ndarray, rng: np.random.Generator, seeds: int = 64) -> dict | None:
     """Training examples (tensors) of one dataset sample: patches, jittered approaches, target maps."""
     from grasp6d_core.model.labels import assign_seed_labels
     obj_idx = np.flatnonzero(sample["point_obj"] >= 0)
@@ -100,7 +99,7 @@ def prior_examples(sample: dict, views: np.ndarray, rng: np.random.Generator, se
     approach = torch.as_tensor(lab["approach"][ok])
     c_l, c_r = finger_contacts(torch.as_tensor(pts[pick]), approach, torch.as_tensor(lab["angle"][ok][rows, best]),
                                torch.as_tensor(lab["width"][ok][rows, best]), depth)
-    idx = patches(pts, pts[pick], patch)
+    idx = patches(pts, pts[pick])
     target = analytic_map(torch.as_tensor(pts[idx]), c_l, c_r)
     jittered = torch.as_tensor(random_rotation_towards(lab["approach"][ok].astype(np.float64), JITTER_DEG, rng), dtype=torch.float32)
     return {"rel": torch.as_tensor(pts[idx] - pts[pick][:, None]), "normals": torch.as_tensor(sample["normals"][idx]),
