@@ -1,7 +1,8 @@
 """detector_node: serves /detect_grasps and publishes ~/grasps and ~/markers.
 
-No algorithm here: the cloud comes from the request or from the TSDF node's latest surface, the model is
-grasp6d_core.model.detector.GraspDetector, frames go through grasp6d_ros.frames. Every failure becomes
+No algorithm here: the cloud comes from the request or from the TSDF node's latest surface, the detection
+policy (workspace crop, model, hand filter, min_score, top_k) is grasp6d_core.pipeline.GraspPipeline — the same
+one ``grasp6d detect`` and ``grasp6d sim-bench`` run — and frames go through grasp6d_ros.transforms. Every failure becomes
 ``success=false`` with a message naming what is wrong; the node keeps serving.
 
 Concurrency: the service runs in a reentrant callback group (several clients at once, validation in
