@@ -105,7 +105,7 @@ def test_far_outliers_are_dropped_counted_and_change_nothing(scene, detector, cl
         assert result.summary() == (f"dropped 1 outside the workspace (max_range 2 m from the sensor) "
                                     f"of {len(points) + 1} points")
         # The model alone refuses what its voxel grid cannot hold (it never crops on its own).
-        with pytest.raises(ValueError, match="voxel grid holds at most 327.7 m"):
+        with pytest.raises(ValueError, match=r"points: coordinates must be finite and within ±163.8 m of the sensor"):
             detector.detect(np.vstack([points, [[far, 0.0, 0.0]]]).astype(np.float32))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.model.backbone import check_grid_extent
+from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.physics import GripperGeometry
@@ -81,7 +81,7 @@ class GraspDetector:
             keep &= np.isfinite(normals).all(1)
         points = points[keep]
         if len(points):
-            check_grid_extent(points.min(0), points.max(0), float(self.cfg["voxel_size"]), "points")
+            check_voxel_range(float(np.abs(points).max()), float(self.cfg["voxel_size"]))
         if len(points) < 100:
             raise ValueError(f"points: only {len(points)} finite points, need at least 100")
         rng = np.random.default_rng(seed)
