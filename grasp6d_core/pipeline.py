@@ -32,7 +32,7 @@ from grasp6d_core.physics.hands import panda_feasible
 
 # (scene points, grasps, object mask or None) -> (G,) bool: the grasps a robot hand can take in that scene.
 HandFilter = Callable[[np.ndarray, GraspGroup, "np.ndarray | None"], np.ndarray]
-HAND_FILTERS: dict[str, HandFilter] = {"panda": lambda points, grasps, mask: panda_feasible(points, grasps, mask)}
+HAND_FILTERS: dict[str, HandFilter] = {"panda": panda_feasible}
 
 # (model-frame points, model-frame grasps) -> (G,) bool: which grasps to keep (a target region, an object...).
 KeepFilter = Callable[[np.ndarray, GraspGroup], np.ndarray]
