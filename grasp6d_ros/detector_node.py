@@ -159,8 +159,8 @@ class DetectorNode(Node):
                 min_score=float(self.param("min_score")), collision=bool(self.param("collision_check")),
                 refine=bool(self.param("refine")), hand=str(self.param("hand_filter")),
                 hand_candidates=int(self.param("hand_candidates")))
-        except PipelineError as error:
-            raise DetectionError(f"parameter {error}") from error
+        except PipelineError as error:  # name the node's parameter where its name differs from the setting's
+            raise DetectionError(f"parameter {error}".replace("parameter box ", "parameter workspace ")) from error
 
     def _transform(self, target: str, source: str, stamp):
         try:
