@@ -58,7 +58,11 @@ def test_detector_node_error_paths_and_concurrency():
         detector.set_parameters([Parameter("hand_filter", value="robotiq")])
         answer = call_service(client, _request(cloud))
         assert not answer.success and "hand_filter='robotiq' is not one of '' | panda" in answer.message
-        detector.set_parameters([Parameter("hand_filter", value="panda")])
+        detector.set_parameters([Parameter("hand_filter", value="panda"), Parameter("use_workspace", value=True),
+                                 Parameter("workspace", value=[1.0, 0.0, 0.0, 1.0, 0.0, 1.0])])
+        answer = call_service(client, _request(cloud))
+        assert not answer.success and answer.message.startswith("parameter workspace must be 6 finite numbers")
+        detector.set_parameters([Parameter("use_workspace", value=False)])
         answer = call_service(client, _request(cloud))
         assert not answer.success and answer.message.startswith("model error")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from grasp6d_core.pipeline import PipelineError, add_pipeline_arguments
+
 HELP = "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per image) + a PNG per scene"
 
 
@@ -14,12 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
     parser.add_argument("--out", required=True, help="dump root")
     parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255 or 0,5 (missing ones are skipped)")
-    parser.add_argument("--top-k", type=int, default=50)
-    parser.add_argument("--no-collision", action="store_true", help="skip the model-free collision check")
-    parser.add_argument("--refine", action="store_true", help="contact-map refinement (checkpoints with a prior)")
-    parser.add_argument("--workspace", default="labels", choices=["labels", "none"],
-                        help="labels: crop to the objects' box + 5 cm from the label image when present (as "
-                             "GSNet's test loader does); none: every point closer than --max-depth")
+    add_pipeline_arguments(parser)
+    parser.add_argument("--workspace", default="labels",
+                        help="evaluation only — labels: crop to the objects' box + 5 cm from the label image when "
+                             "present (as GSNet's test loader does; a robot has no label image); none: no box; "
+                             "x0,x1,y0,y1,z0,z1: a fixed box in the camera frame [m]")
     parser.add_argument("--max-depth", type=float, default=1.5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=2)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _run(args)
         return 0
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
+    except (CheckpointError, FileNotFoundError, PipelineError, ValueError) as error:
         print(f"grasp6d detect: {error}", file=sys.stderr)
         return 2
 
@@ -53,8 +54,9 @@ def scene_folders(path, scenes) -> list:
     return found
 
 
-def image_points(cam_dir, ann: int, workspace: str, max_depth: float):
-    """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present)."""
+def image_points(cam_dir, ann: int, max_depth: float):
+    """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present), and the valid
+    pixels' mask (to line up the label image)."""
     import numpy as np
     from PIL import Image
     from grasp6d_core.camera import CameraIntrinsics
@@ -68,14 +70,25 @@ def image_points(cam_dir, ann: int, workspace: str, max_depth: float):
     intr = CameraIntrinsics.from_matrix(np.load(cam_dir / "camK.npy"), depth.shape[1], depth.shape[0])
     cloud = intr.depth_to_points(depth, organized=True, max_depth=max_depth)
     valid = np.isfinite(cloud[..., 2])
-    points = cloud[valid]
+    return cloud[valid], valid
+
+
+LABEL_MARGIN = 0.05   # m around the labelled objects' box, as GSNet's test loader crops
+
+
+def label_box(cam_dir, ann: int, points, valid) -> tuple[float, ...] | None:
+    """Evaluation only: the box around the labelled objects + LABEL_MARGIN (None without a label image or
+    objects in it). A robot has no label image; this reproduces the benchmark protocol's crop."""
+    import numpy as np
+    from PIL import Image
     label_png = cam_dir / "label" / f"{ann:04d}.png"
-    if workspace == "labels" and label_png.is_file():
-        seg = np.asarray(Image.open(label_png))[valid]
-        if (seg > 0).any():
-            lo, hi = points[seg > 0].min(0) - 0.05, points[seg > 0].max(0) + 0.05
-            points = points[np.all((points >= lo) & (points <= hi), axis=1)]
-    return points, intr
+    if not label_png.is_file():
+        return None
+    seg = np.asarray(Image.open(label_png))[valid]
+    if not (seg > 0).any():
+        return None
+    lo, hi = points[seg > 0].min(0) - LABEL_MARGIN, points[seg > 0].max(0) + LABEL_MARGIN
+    return tuple(float(v) for pair in zip(lo, hi) for v in pair)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -84,12 +97,15 @@ def _run(args: argparse.Namespace) -> None:
     from grasp6d_core.evaluation.runner import parse_range
     from grasp6d_core.grasp import dump_path
     from grasp6d_core.model.detector import GraspDetector
+    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box, settings_from_args
     import numpy as np
     from grasp6d_core.draw import save_grasp_picture
     from grasp6d_core.evaluation.scene_io import table_from_camera
 
     torch.set_num_threads(max(1, args.threads))
-    detector = GraspDetector.from_checkpoint(args.checkpoint, args.device)
+    fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)
+    settings = settings_from_args(args, box=fixed_box)
+    pipeline = GraspPipeline(GraspDetector.from_checkpoint(args.checkpoint, args.device), settings)
     views = parse_range(args.views)
     jobs = []
     for folder in scene_folders(args.input, args.scenes):
@@ -102,8 +118,10 @@ def _run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
     first_of_scene = {}
     for folder, ann in tqdm(jobs, desc="detect"):
-        points, _ = image_points(folder / args.camera, ann, args.workspace, args.max_depth)
-        grasps = detector.detect(points, top_k=args.top_k, collision=not args.no_collision, refine=args.refine)
+        points, valid = image_points(folder / args.camera, ann, args.max_depth)
+        if args.workspace == "labels":
+            pipeline.settings = settings.replace(box=label_box(folder / args.camera, ann, points, valid))
+        grasps = pipeline.run(points).grasps
         scene = int(folder.name[6:])
         grasps.save_npy(dump_path(args.out, scene, args.camera, ann))
         if scene not in first_of_scene:

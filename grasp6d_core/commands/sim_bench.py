@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from grasp6d_core.pipeline import PipelineError, add_pipeline_arguments, settings_from_args
+
 HELP = "clutter-removal benchmark in PyBullet (grasp success and declutter rates)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="antipodal",
-                        help="'antipodal' (geometric baseline) or a model checkpoint path (issue 5's GraspDetector)")
+                        help="'antipodal' (geometric baseline) or a model checkpoint path (GraspDetector in the GraspPipeline)")
     parser.add_argument("--scene", default="pile", choices=["pile", "packed"])
     parser.add_argument("--objects", default="seen", choices=["seen", "novel"])
     parser.add_argument("--rounds", type=int, default=5)
@@ -17,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--png-dir", default=None, help="save one PNG per attempt here")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    # The detection policy of a checkpoint detector (the antipodal baseline has its own); the hand is a Franka.
+    add_pipeline_arguments(parser, hand="panda")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
         print("grasp6d sim-bench: --rounds and --count must be ≥ 1", file=sys.stderr)
         return 2
     try:
-        detect = antipodal_detector(args.seed) if args.detector == "antipodal" else checkpoint_detector(args.detector)
+        settings = settings_from_args(args)
+    except PipelineError as error:
+        print(f"grasp6d sim-bench: {error}", file=sys.stderr)
+        return 2
+    try:
+        detect = (antipodal_detector(args.seed) if args.detector == "antipodal"
+                  else checkpoint_detector(args.detector, settings))
     except (ImportError, FileNotFoundError, ValueError) as error:
         print(f"grasp6d sim-bench: cannot load detector {args.detector!r}: {error}", file=sys.stderr)
         return 2

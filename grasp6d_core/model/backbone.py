@@ -22,9 +22,27 @@ class Voxels:
     batch_size: int
 
 
+# Voxels per axis the grid may span: 2^16 keeps float32 quantisation exact to well below a voxel (at 5 mm,
+# ±164 m: float32 resolves 2e-5 m there) and the spatial shape far inside what spconv's indices hold (a
+# 30 km point tripped its assertion; at 1000 km float32 merged neighbouring voxels and silently changed grasps).
+MAX_GRID_VOXELS = 1 << 16
+
+
+def check_voxel_range(largest: float, voxel_size: float, name: str = "points") -> None:
+    """ValueError (naming ``name`` and the limit) unless ``largest``, the largest |coordinate| of a cloud, is
+    finite and within half the grid (MAX_GRID_VOXELS voxels) of the origin, i.e. the sensor."""
+    limit = MAX_GRID_VOXELS * voxel_size / 2
+    if not largest <= limit:   # also True for NaN
+        raise ValueError(f"{name}: coordinates must be finite and within ±{limit:.4g} m of the sensor for the "
+                         f"{voxel_size * 1e3:g} mm voxel grid (largest |coordinate| {largest:.4g} m) — crop the "
+                         "cloud to the workspace first (GraspPipeline's max_range does)")
+
+
 def voxelize(points: torch.Tensor, features: torch.Tensor, voxel_size: float) -> Voxels:
     """points (B, N, 3), features (B, N, F) -> unique voxels of every cloud (batch index in coords[:, 0])."""
     b, n, _ = points.shape
+    if points.numel():
+        check_voxel_range(float(points.detach().abs().amax()), voxel_size)
     grid = torch.floor((points - points.amin(dim=1, keepdim=True)) / voxel_size).long()  # (B, N, 3) >= 0
     span = grid.reshape(-1, 3).amax(dim=0) + 1
     batch = torch.arange(b, device=points.device).view(b, 1)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.physics import GripperGeometry
@@ -22,6 +23,7 @@ from grasp6d_core.physics import GripperGeometry
 # with fewer than 2 scene points (8 mm voxels) between the fingers is "empty".
 COLLISION_GEOMETRY = GripperGeometry(empty_threshold=2, approach_distance=0.05)
 REFINE_TOP = 10         # grasps refined by the contact-map prior
+NMS = (0.03, float(np.deg2rad(30.0)))   # 3 cm / 30°: one grasp per pose neighbourhood
 
 
 class GraspDetector:
@@ -78,6 +80,8 @@ class GraspDetector:
                 raise ValueError(f"normals {normals.shape} must match points {points.shape}")
             keep &= np.isfinite(normals).all(1)
         points = points[keep]
+        if len(points):
+            check_voxel_range(float(np.abs(points).max()), float(self.cfg["voxel_size"]))
         if len(points) < 100:
             raise ValueError(f"points: only {len(points)} finite points, need at least 100")
         rng = np.random.default_rng(seed)
@@ -120,8 +124,10 @@ class GraspDetector:
         return op[torch.arange(len(bins)), bins, 0].cpu()
 
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
-               refine: bool = False) -> GraspGroup:
-        """Grasps (camera frame of ``points``), best first, at most ``top_k``."""
+               refine: bool = False, nms: tuple[float, float] | None = NMS) -> GraspGroup:
+        """Grasps (camera frame of ``points``), best first, at most ``top_k``. ``nms``: (distance m, angle rad)
+        within which a worse grasp is suppressed, None = no NMS. A cloud wider than the voxel grid can hold
+        is refused (ValueError), never cropped silently: cropping is GraspPipeline's job (its max_range)."""
         t0 = time.perf_counter()
         self.last_timing = {}
         pts, nrm = self.prepare(points, normals)
@@ -133,7 +139,8 @@ class GraspDetector:
                 raise ValueError("refine=True but this checkpoint has no contact-map prior (config "
                                  f"'{self.cfg['name']}'); train one with `grasp6d train --stage prior` or pass refine=False")
             grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
-        grasps = grasps.nms(0.03, np.deg2rad(30.0))
+        if nms is not None:
+            grasps = grasps.nms(*nms)
         if collision:
             grasps = collision_free(grasps, pts, top_k, COLLISION_GEOMETRY)
         grasps = grasps.top_k(top_k)

@@ -79,14 +79,27 @@ def sanitize_depth(depth: np.ndarray) -> tuple[np.ndarray, int]:
     return depth, n_bad
 
 
+KEY_LIMIT = 1 << 20   # voxels from the origin that nearest_to_voxel_centres' packed keys can hold
+
+
 def nearest_to_voxel_centres(points: np.ndarray, voxel_size: float) -> np.ndarray:
     """Indices of one point per voxel: the one nearest the voxel's centre, ordered by voxel. Neither the choice
-    nor the order depends on the input order, so shuffled copies of a cloud give the same result."""
-    scaled = points / voxel_size
+    nor the order depends on the input order, so shuffled copies of a cloud give the same result.
+    Coordinates must be finite and within ±2^20 voxels of the origin (the key packing); anything else is a
+    ValueError, never a wrapped key or an out-of-range index."""
+    points = np.asarray(points)
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = points / voxel_size
+        reach = float(np.abs(scaled).max())
+    if not reach < KEY_LIMIT:   # also False for NaN
+        raise ValueError(f"points: coordinates must be finite and within ±{KEY_LIMIT * voxel_size:.4g} m of the "
+                         f"origin for {voxel_size * 1e3:g} mm voxels (largest |coordinate| {reach * voxel_size:.4g} m)")
     # Cells centred on the voxel lattice: extracted TSDF points sit on edges between voxel centres, so two of
     # their coordinates are lattice values that floor() would split between neighbouring cells by rounding noise.
     rounded = np.rint(scaled)
-    cells = rounded.astype(np.int64) + (1 << 20)  # exact keys for |coords| < 5 km
+    cells = rounded.astype(np.int64) + KEY_LIMIT  # 21 bits per axis: exact keys for |coords| < KEY_LIMIT voxels
     keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
     off_centre = np.sum((scaled - rounded) ** 2, axis=1)
     # One sort (of the voxel keys) and a per-voxel minimum; a full lexsort over (voxel, distance, x, y, z)

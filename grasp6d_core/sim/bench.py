@@ -9,12 +9,13 @@ from typing import Callable
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals
 from grasp6d_core.sim.hand import MAX_OPENING, SimHand
 from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, RING_CAMERAS, ClutterWorld
 
 MAX_ATTEMPTS, MAX_CONSECUTIVE_FAILURES = 15, 2
+TABLE_CLEARANCE = 0.004   # m: fused points higher than this above the table (z = 0) belong to objects
 
 # A detector maps fused world-frame views [(points, camera pose 4x4)] to world-frame grasps, best first.
 Detector = Callable[[list[tuple[np.ndarray, np.ndarray]]], GraspGroup]
@@ -37,20 +38,22 @@ def antipodal_detector(seed: int = 0) -> Detector:
     return detect
 
 
-def checkpoint_detector(path: str | None) -> Detector:
-    """A learned model (issue 5's GraspDetector), fed the default camera's view in its own frame (as it was
-    trained); its ranked grasps then pass the same Franka-hand filter as the antipodal baseline's, against the
-    fused views, so both detectors are judged on what the hand can actually execute."""
+# sim-bench's policy: the simulated hand is a Franka hand, so its filter is on.
+SIM_SETTINGS = PipelineSettings(hand="panda")
+
+
+def checkpoint_detector(path: str | None, settings: PipelineSettings = SIM_SETTINGS) -> Detector:
+    """A learned model (GraspDetector) behind the shared GraspPipeline, fed the default camera's view in its
+    own frame (as it was trained); the hand filter checks against the fused views with the table excluded
+    from what counts as an object, so both detectors are judged on what the hand can actually execute."""
     from grasp6d_core.model.detector import GraspDetector  # lazy: the model package is optional here
-    detector = GraspDetector.from_checkpoint(path)
+    pipeline = GraspPipeline(GraspDetector.from_checkpoint(path), settings)
 
     def detect(views):
         points, T_world_camera = views[0]
-        T_camera_world = np.linalg.inv(T_world_camera)
-        cam_points = (points @ T_camera_world[:3, :3].T + T_camera_world[:3, 3]).astype(np.float32)
-        grasps = detector.detect(cam_points, top_k=200, collision=True).transform(T_world_camera)
         fused, _ = cloud_with_normals([(pts, T[:3, 3]) for pts, T in views])
-        return grasps[panda_feasible(fused, grasps, fused[:, 2] > 0.004, MAX_OPENING)][:50]
+        return pipeline.run(points, to_model=np.linalg.inv(T_world_camera), hand_scene=fused,
+                            object_mask=fused[:, 2] > TABLE_CLEARANCE).grasps
     return detect
 
 
