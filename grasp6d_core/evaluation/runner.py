@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image
+from grasp6d_core.evaluation.dump_check import check_dump_grasps
 from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, surface_object
 from grasp6d_core.grasp import GraspGroup, dump_path
 
@@ -55,6 +56,8 @@ def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol:
         if not folder.is_dir():
             raise FileNotFoundError(f"dump has no folder {folder} for scene {scene}")
         present = sorted(int(p.stem) for p in folder.glob("*.npy") if p.stem.isdigit())
+        if not present:   # scoring nothing would print AP 0 over 0 images as if it were a result
+            raise FileNotFoundError(f"dump folder {folder} of scene {scene} holds no NNNN.npy grasp files")
         wanted = [0] if protocol == "fused" else (anns if anns is not None else present)
         missing = sorted(set(wanted) - set(present))
         if missing:
@@ -65,7 +68,9 @@ def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol:
 
 def run_job(job: Job) -> tuple[Job, np.ndarray]:
     truth = load_image_truth(Path(job.root), job.scene, job.camera, job.ann)
-    grasps = GraspGroup.load_npy(dump_path(job.dump, job.scene, job.camera, job.ann))
+    path = dump_path(job.dump, job.scene, job.camera, job.ann)
+    grasps = GraspGroup.load_npy(path)
+    check_dump_grasps(grasps, path)
     points = [model_points(job.root, int(o)) for o in truth.object_ids]
     surfaces = [surface_object(job.root, int(o)) for o in truth.object_ids]
     result = evaluate_image(grasps, points, truth.poses, surfaces, truth.table_points, job.max_per_object)
