@@ -27,14 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from grasp6d_core.model.checkpoint import CheckpointError
-    try:
-        _run(args)
-        return 0
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
-        print(f"grasp6d detect: {error}", file=sys.stderr)
-        return 2
+    """Bad paths, checkpoints and values raise OSError/ValueError: grasp6d_core.cli prints them as one line."""
+    from grasp6d_core.commands._paths import output_dir
+    output_dir(args.out)
+    _run(args)
+    return 0
 
 
 def scene_folders(path, scenes) -> list:
