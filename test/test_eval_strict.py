@@ -54,6 +54,14 @@ def test_garbage_dump_file_is_refused_with_one_line(root, oracle, capsys, fault,
     assert err.startswith("grasp6d eval: dump file ") and str(path) in err and words in err, err
 
 
+def test_refused_before_scoring_even_with_progress_and_workers(root, oracle, capsys):
+    dump, path = oracle
+    _rewrite(path, lambda a: a.__setitem__((3, 0), np.nan))
+    code = main(["eval", "--root", str(root), "--dump", str(dump), "--scenes", "0", "--workers", "2"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1 and "first at row 3" in err, err
+
+
 def test_empty_view_folder_is_refused(root, oracle, capsys):
     dump, path = oracle
     path.unlink()                      # scene_0000/realsense/ exists but holds no grasp file

@@ -68,13 +68,19 @@ def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol:
 
 def run_job(job: Job) -> tuple[Job, np.ndarray]:
     truth = load_image_truth(Path(job.root), job.scene, job.camera, job.ann)
-    path = dump_path(job.dump, job.scene, job.camera, job.ann)
-    grasps = GraspGroup.load_npy(path)
-    check_dump_grasps(grasps, path)
+    grasps = GraspGroup.load_npy(dump_path(job.dump, job.scene, job.camera, job.ann))
     points = [model_points(job.root, int(o)) for o in truth.object_ids]
     surfaces = [surface_object(job.root, int(o)) for o in truth.object_ids]
     result = evaluate_image(grasps, points, truth.poses, surfaces, truth.table_points, job.max_per_object)
     return job, result.precision
+
+
+def check_dump_files(jobs: list[Job]) -> None:
+    """Every dump file of ``jobs`` read and checked before any is scored: garbage ends the run with one
+    ValueError naming the file, not after minutes of scoring or in the middle of a progress bar."""
+    for job in jobs:
+        path = dump_path(job.dump, job.scene, job.camera, job.ann)
+        check_dump_grasps(GraspGroup.load_npy(path), path)
 
 
 def summarize(table: np.ndarray) -> dict:
@@ -90,6 +96,7 @@ def evaluate_dump(jobs: list[Job], workers: int = 1, progress: bool = True) -> d
     import time
 
     from tqdm import tqdm
+    check_dump_files(jobs)
     start = time.perf_counter()
     results: dict[int, list[np.ndarray]] = {}
     if workers > 1:
