@@ -19,6 +19,9 @@ from types import ModuleType
 
 import grasp6d_core.commands as commands_package
 
+# What a user's mistake raises (a path, a value, a file we refuse); anything else is a bug and keeps its traceback.
+USER_ERRORS = (OSError, ValueError)
+
 
 def command_modules() -> dict[str, str]:
     """Command name -> module path, from the module file names (``synth.py`` -> ``synth``, ``sim_bench.py``
@@ -82,9 +85,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"grasp6d {args.command}: {one_line(error)}", file=sys.stderr)
         return 2
-
-
-USER_ERRORS = (OSError, ValueError)
 
 
 def one_line(error: BaseException) -> str:
