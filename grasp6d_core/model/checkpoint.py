@@ -81,6 +81,8 @@ def plain(value: Any, where: str = "value") -> Any:
 
 def _load_restricted(path: Path, what: str) -> Any:
     """``torch.load`` that cannot run code: a pickled object other than tensors and plain values is refused."""
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path}: no such file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
