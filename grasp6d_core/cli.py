@@ -3,16 +3,24 @@
 Each command module defines ``NAME``, ``HELP`` and ``add_arguments(parser)`` plus ``run(args) -> int``. They
 are imported lazily (only the chosen one), so ``grasp6d --help`` stays fast and a command whose heavy
 dependency is missing fails alone, with its own message.
+
+Errors a user can cause — a missing or unwritable path, a bad value, an unreadable or refused file — are
+raised as OSError or ValueError (CheckpointError is one) by the commands and turned into one line on stderr
+and exit status 2 here, in one place. Set GRASP6D_TRACEBACK=1 to get the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from types import ModuleType
 
 import grasp6d_core.commands as commands_package
+
+# What a user's mistake raises (a path, a value, a file we refuse); anything else is a bug and keeps its traceback.
+USER_ERRORS = (OSError, ValueError)
 
 
 def command_modules() -> dict[str, str]:
@@ -72,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except USER_ERRORS as error:
+        if os.environ.get("GRASP6D_TRACEBACK") == "1":
+            raise
+        print(f"grasp6d {args.command}: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (an OSError from the system as 'path: reason')."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

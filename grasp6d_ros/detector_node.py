@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -37,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
+# The model is built once, at the first request, from these. They are read-only after start (set them with
+# -p at launch): a later change would otherwise be ignored without a word, and a remote peer could swap the
+# checkpoint of a running node. A set_parameters call on them is refused with a reason naming the parameter.
+FIXED_AT_START = ("detector", "checkpoint", "device")
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -82,7 +87,9 @@ class DetectorNode(Node):
     def __init__(self, detector_loader: Callable[[str, str], Any] = load_detector, **node_kwargs):
         super().__init__("detector_node", **node_kwargs)
         for name, value in DEFAULTS.items():
-            self.declare_parameter(name, value)
+            fixed = name in FIXED_AT_START
+            self.declare_parameter(name, value, ParameterDescriptor(
+                read_only=fixed, description="read-only after start: set it with -p at launch" if fixed else ""))
         self._loader = detector_loader
         self._detector = None
         self._model_lock = threading.Lock()
@@ -176,9 +183,15 @@ class DetectorNode(Node):
                 self._detector = AntipodalDetector(float(self.param("table_height")))
             elif kind == "model":
                 self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+                self._log_loaded()
             else:
                 raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
         return self._detector
+
+    def _log_loaded(self) -> None:
+        info = getattr(self._detector, "info", {}) or {}
+        self.get_logger().info(f"model loaded: checkpoint {info.get('path', self.param('checkpoint'))} (config "
+                               f"{info.get('config', '?')}, step {info.get('step', '?')}) on {self.param('device')}")
 
     def _detect(self, request) -> tuple[PipelineResult, str, Any]:
         if request.max_grasps < 0:

@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict:
     import time
 
+    if args.images < 1 or args.grasps < 1:
+        raise ValueError(f"--images and --grasps must be >= 1, got {args.images} and {args.grasps}")
+
     import numpy as np
     import trimesh
 

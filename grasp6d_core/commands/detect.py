@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from grasp6d_core.pipeline import PipelineError, add_pipeline_arguments
+from grasp6d_core.pipeline import add_pipeline_arguments
 
 HELP = "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per image) + a PNG per scene"
 
@@ -28,14 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from grasp6d_core.model.checkpoint import CheckpointError
-    try:
-        _run(args)
-        return 0
-    except (CheckpointError, FileNotFoundError, PipelineError, ValueError) as error:
-        print(f"grasp6d detect: {error}", file=sys.stderr)
-        return 2
+    """Bad paths, checkpoints and values raise OSError/ValueError: grasp6d_core.cli prints them as one line."""
+    from grasp6d_core.commands._paths import output_dir
+    output_dir(args.out)
+    _run(args)
+    return 0
 
 
 def scene_folders(path, scenes) -> list:

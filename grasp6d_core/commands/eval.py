@@ -24,21 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    try:
-        return _run(args)
-    except (FileNotFoundError, ValueError) as error:  # bad root / dump / ids: one clear line, no traceback
-        print(f"grasp6d eval: {error}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
+    """A bad root, dump or id range, or a dump file holding garbage, raises OSError/ValueError:
+    grasp6d_core.cli prints it as one line and exits 2 (no AP is printed for garbage)."""
     from grasp6d_core.evaluation.dumps import write_dump
     from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs, markdown_table, parse_range
 
     root, dump = Path(args.root), Path(args.dump)
     if not (root / "scenes").is_dir():
-        raise SystemExit(f"--root {root}: no scenes/ folder (expected a GraspNet-format root)")
+        raise FileNotFoundError(f"--root {root}: no scenes/ folder (expected a GraspNet-format root)")
     scenes = parse_range(args.scenes)
     anns = parse_range(args.anns) if args.anns is not None else None
     if args.make_dump:

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds < 1 or args.count < 1:
         print("grasp6d sim-bench: --rounds and --count must be ≥ 1", file=sys.stderr)
         return 2
+    if args.png_dir:
+        from grasp6d_core.commands._paths import output_dir
+        output_dir(args.png_dir, "--png-dir")   # before the slow part, not at the first picture
     try:
         settings = settings_from_args(args)
     except PipelineError as error:

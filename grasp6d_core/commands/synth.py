@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
     from multiprocessing import get_context
-    from pathlib import Path
     from tqdm import tqdm
+    from grasp6d_core.commands._paths import output_dir
     from grasp6d_core.data.assets import ensure_objects, object_done
+    from grasp6d_core.data.objects import parse_object_ids
     from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
     try:
         lo, hi = (int(v) for v in args.objects.split("-"))
@@ -59,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.scenes < 1 or args.views < 1 or args.workers < 1:
         print("grasp6d synth: --scenes, --views and --workers must be >= 1", file=sys.stderr)
         return 2
-    root = Path(args.out)
-    root.mkdir(parents=True, exist_ok=True)
+    # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.
+    pool = parse_object_ids(args.object_ids, args.split) if args.object_ids else None
+    root = output_dir(args.out)
     cameras = ("realsense", "kinect") if args.camera == "both" else (args.camera,)
-    pool = [int(v) for v in args.object_ids.split(",")] if args.object_ids else None
     settings = {"seed": args.seed, "views": args.views, "objects": [lo, hi], "layout": args.layout,
                 "label_points": args.label_points, "cameras": list(cameras), "object_ids": pool}
     record = root / f"synth_{args.split}.json"

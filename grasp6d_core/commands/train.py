@@ -34,12 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from grasp6d_core.model.checkpoint import CheckpointError
-    try:
-        from grasp6d_core.model.train_loop import train, train_prior_stage
-        (train_prior_stage if args.stage == "prior" else train)(args)
-        return 0
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
-        print(f"grasp6d train: {error}", file=sys.stderr)
-        return 2
+    """Bad paths, checkpoints and values raise OSError/ValueError: grasp6d_core.cli prints them as one line."""
+    from grasp6d_core.commands._paths import output_dir
+    from grasp6d_core.model.train_loop import train, train_prior_stage
+    output_dir(args.out)
+    (train_prior_stage if args.stage == "prior" else train)(args)
+    return 0

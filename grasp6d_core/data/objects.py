@@ -76,6 +76,22 @@ def split_objects(split: str, library: list[ObjectEntry] | None = None) -> list[
     return [e for e in (library or object_library()) if e.split == SCENE_SPLITS[split]]
 
 
+def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = None) -> list[int]:
+    """``--object-ids`` ('0,4,9') -> ids, each one of the split's objects (a scene split never borrows another
+    split's objects: that would leak test objects into training). ValueError naming the bad id otherwise."""
+    allowed = [e.oid for e in split_objects(split, library)]
+    ids = []
+    for part in str(text).split(","):
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise ValueError(f"--object-ids {text!r}: {part.strip()!r} is not an integer id (use e.g. 0,4,9)") from None
+        if ids[-1] not in allowed:
+            raise ValueError(f"--object-ids: {ids[-1]} is not an object of split '{split}' "
+                             f"(its ids are {min(allowed)}-{max(allowed)})")
+    return sorted(set(ids))
+
+
 def write_manifest(path: str | Path, library: list[ObjectEntry] | None = None) -> None:
     rows = [asdict(e) for e in (library or object_library())]
     Path(path).write_text(json.dumps({"objects": rows, "splits": SCENE_SPLITS,

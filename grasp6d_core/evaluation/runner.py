@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image
+from grasp6d_core.evaluation.dump_check import check_dump_grasps
 from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, surface_object
 from grasp6d_core.grasp import GraspGroup, dump_path
 
@@ -55,6 +56,8 @@ def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol:
         if not folder.is_dir():
             raise FileNotFoundError(f"dump has no folder {folder} for scene {scene}")
         present = sorted(int(p.stem) for p in folder.glob("*.npy") if p.stem.isdigit())
+        if not present:   # scoring nothing would print AP 0 over 0 images as if it were a result
+            raise FileNotFoundError(f"dump folder {folder} of scene {scene} holds no NNNN.npy grasp files")
         wanted = [0] if protocol == "fused" else (anns if anns is not None else present)
         missing = sorted(set(wanted) - set(present))
         if missing:
@@ -72,6 +75,14 @@ def run_job(job: Job) -> tuple[Job, np.ndarray]:
     return job, result.precision
 
 
+def check_dump_files(jobs: list[Job]) -> None:
+    """Every dump file of ``jobs`` read and checked before any is scored: garbage ends the run with one
+    ValueError naming the file, not after minutes of scoring or in the middle of a progress bar."""
+    for job in jobs:
+        path = dump_path(job.dump, job.scene, job.camera, job.ann)
+        check_dump_grasps(GraspGroup.load_npy(path), path)
+
+
 def summarize(table: np.ndarray) -> dict:
     """table (..., top_k, M) precision -> AP, AP0.4, AP0.8 in percent."""
     mean = table.reshape(-1, table.shape[-2], table.shape[-1]).mean(axis=(0, 1))
@@ -85,6 +96,7 @@ def evaluate_dump(jobs: list[Job], workers: int = 1, progress: bool = True) -> d
     import time
 
     from tqdm import tqdm
+    check_dump_files(jobs)
     start = time.perf_counter()
     results: dict[int, list[np.ndarray]] = {}
     if workers > 1:

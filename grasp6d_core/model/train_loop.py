@@ -139,7 +139,7 @@ def train_prior_stage(args) -> None:
     (written standalone to OUT/prior.pt as well)."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from grasp6d_core.model.checkpoint import attach_prior
+    from grasp6d_core.model.checkpoint import attach_prior, save_prior
     from grasp6d_core.model.contact_prior import train_prior
     from grasp6d_core.model.dataset import GraspSceneDataset
 
@@ -162,7 +162,7 @@ def train_prior_stage(args) -> None:
             "data_recipe": data_recipe(root, train_ids, [], args.camera)}
     print(f"contact prior, held-out examples: BCE {skill['bce']:.4f} (constant map {skill['constant_bce']:.4f}, "
           f"perfect {skill['entropy']:.4f}): skill {skill['skill']:.2f}")
-    torch.save({"contact_prior": prior.state(), "meta": meta, "curve": curve}, out / "prior.pt")
+    save_prior(out / "prior.pt", prior.state(), meta, curve)
     final = out / "final.pt"
     if final.is_file():
         attach_prior(final, out / "prior.pt")
