@@ -65,8 +65,8 @@ def closing_line_contacts(obj: SurfaceObject, rotations: np.ndarray, translation
     half = (np.broadcast_to(np.asarray(widths, dtype=np.float64), (n,)) + extra_width) / 2
     axis = rotations[:, :, 1]
     centres = translations + np.broadcast_to(np.asarray(depths, dtype=np.float64), (n,))[:, None] * rotations[:, :, 0]
-    steps = int(np.ceil(max(float(half.max(initial=0.0)) * 2, step) / step)) + 1
-    s = np.linspace(0.0, travel, steps)  # fraction of the full closing stroke
+    steps = int(np.ceil(max(float(half.max(initial=0.0)) * 2 * travel, step) / step)) + 1
+    s = np.linspace(0.0, travel, steps)  # fraction of the full closing stroke, samples ~``step`` apart
     results = []
     rows = np.arange(n)
     for sign in (-1.0, 1.0):
