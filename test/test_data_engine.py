@@ -26,6 +26,32 @@ def root(tmp_path_factory):
     return out
 
 
+def graspnetapi_evaluator_files(root: Path, scene: int, camera: str, views: int) -> list[Path]:
+    """Every file graspnetAPI's GraspNetEval.eval_scene opens (graspnet_eval.py: get_scene_models,
+    get_model_poses; eval_utils.load_dexnet_model reads the Dex-Net pair <stem>.obj + <stem>.sdf with stem
+    models/XXX/textured), plus object_id_list.txt that GraspNet() reads for its named splits."""
+    sdir = root / "scenes" / f"scene_{scene:04d}"
+    ids = [int(v) for v in (sdir / "object_id_list.txt").read_text().split()]
+    files = [sdir / "object_id_list.txt", sdir / camera / "camera_poses.npy", sdir / camera / "cam0_wrt_table.npy"]
+    files += [sdir / camera / "annotations" / f"{ann:04d}.xml" for ann in range(views)]
+    for oid in ids:
+        files += [root / "models" / f"{oid:03d}" / name for name in ("nontextured.ply", "textured.obj", "textured.sdf")]
+    return files
+
+
+def test_root_has_the_files_graspnetapi_opens(root):
+    import xml.etree.ElementTree as ET
+    for camera in ("realsense", "kinect"):
+        missing = [str(p) for p in graspnetapi_evaluator_files(root, 0, camera, 4) if not p.is_file()]
+        assert not missing, f"graspnetAPI would not find: {missing}"
+    # no Dex-Net SDF under a name graspnetAPI never opens (the engine once wrote models/XXX/XXX.sdf)
+    assert sorted(p.name for p in (root / "models").glob("*/*.sdf")) == ["textured.sdf", "textured.sdf"]
+    # graspnetAPI's xmlReader reads children by position: obj_id, obj_name, obj_path, pos_in_world, ori_in_world
+    first = ET.parse(root / "scenes" / SCENE / "realsense" / "annotations" / "0000.xml").getroot()[0]
+    assert [c.tag for c in first][:5] == ["obj_id", "obj_name", "obj_path", "pos_in_world", "ori_in_world"]
+    assert int(first[0].text) == 0 and len(first[4].text.split()) == 4
+
+
 def test_every_design_file_with_shapes_and_dtypes(root):
     import open3d as o3d
     import scipy.io
@@ -40,7 +66,7 @@ def test_every_design_file_with_shapes_and_dtypes(root):
         assert (mdir / "textured.obj").stat().st_size > 0
         sdf = ObjectSDF.load(mdir / "sdf.npz")
         assert max(sdf.values.shape) >= 128
-        head = (mdir / f"{oid:03d}.sdf").read_text().split("\n", 3)
+        head = (mdir / "textured.sdf").read_text().split("\n", 3)
         assert [int(v) for v in head[0].split()] == list(sdf.values.shape)
         with np.load(root / "grasp_label" / f"{oid:03d}_labels.npz") as z:
             n = len(z["points"])
@@ -165,3 +191,20 @@ def test_missing_or_corrupt_file_is_named(root, tmp_path):
     ds2 = GraspNetDataset(copy, "kinect", "train", num_points=1000, mode="fused")
     with pytest.raises(DataFileError, match="004_labels.npz"):
         ds2[0]
+
+
+def test_older_roots_text_sdf_is_renamed_to_what_graspnetapi_opens(tmp_path):
+    from grasp6d_core.data.assets import ensure_objects, migrate_text_sdfs
+    old = tmp_path / "models" / "007"
+    old.mkdir(parents=True)
+    (old / "007.sdf").write_text("2 2 2\n")
+    kept = tmp_path / "models" / "008"
+    kept.mkdir()
+    (kept / "008.sdf").write_text("old\n")
+    (kept / "textured.sdf").write_text("new\n")
+    assert migrate_text_sdfs(tmp_path) == 1
+    assert (old / "textured.sdf").read_text() == "2 2 2\n" and not (old / "007.sdf").exists()
+    assert (kept / "textured.sdf").read_text() == "new\n"          # never overwrites a current file
+    (old / "textured.sdf").rename(old / "007.sdf")
+    ensure_objects(tmp_path, [], progress=False)                    # a synth run on the root migrates it
+    assert (old / "textured.sdf").is_file()

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image, precision_at_k
+from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image, precision_at_k, select_grasps
 from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs, parse_range
 from grasp6d_core.evaluation.scene_io import table_box_points
 from grasp6d_core.grasp import GraspGroup
@@ -73,6 +73,101 @@ def test_per_object_cap_and_precision_denominator():
     np.testing.assert_allclose(result.precision[:, 0], 1.0 / np.arange(1, 51))
 
 
+def _cluster(lo, hi, n, seed=0):
+    return np.random.default_rng(seed).uniform(lo, hi, size=(n, 3))
+
+
+def test_ties_at_the_top_k_cut_are_all_scored():
+    # graspnetAPI keeps every grasp scoring at least the k-th best score; 4 far-apart grasps, cut k = 3.
+    group = GraspGroup.concatenate([_grasp([0.1 * i, 0.0, 0.0], approach=(1.0, 0.0, 0.0), score=s)
+                                    for i, s in enumerate([0.9, 0.7, 0.8, 0.7, 0.1])])
+    points = group.translations + [0.0, 0.0, 0.001]
+    chosen, owner = select_grasps(group, points, np.arange(5), max_per_object=10, top_k=3)
+    np.testing.assert_allclose(chosen.scores, [0.9, 0.8, 0.7, 0.7])
+
+
+def test_table_top_layer_lies_at_zero_like_graspnetapi():
+    table = table_box_points()
+    assert table.shape == (125 * 125 * 6, 3) and table[:, 2].max() == 0.0 and table[:, 2].min() == -0.05
+    # Top-down grasp beside the box whose fingertips end 1 mm below the table top: it collides.
+    R = grasp_rotation(np.array([0.0, 0.0, -1.0]), 0.0)
+    angle = 0.0 if abs(R[1, 1]) > 0.9 else np.pi / 2  # close along world y, clear of the box in x
+    result = _evaluate(_grasp([0.055, 0.0, 0.021], angle=angle, depth=0.022))
+    assert result.collision[0]
+
+
+def test_other_objects_points_between_the_fingers_make_a_grasp_non_empty():
+    # graspnetAPI counts every scene point between the fingers, not only the assigned object's: 3 points of
+    # object 0 (nearest to the grasp point) plus 30 of object 1 ahead along the approach.
+    obj0 = _cluster([-0.002, -0.002, -0.002], [0.002, 0.002, 0.002], 3)
+    obj1 = _cluster([0.02, -0.01, -0.005], [0.035, 0.01, 0.005], 30, seed=1)
+    grasp = _grasp([0.005, 0.0, 0.0], approach=(1.0, 0.0, 0.0), width=0.06, depth=0.04)
+    result = evaluate_image(grasp, [obj0, obj1], np.stack([np.eye(4)] * 2), [BOX, BOX], np.zeros((0, 3)))
+    assert not result.empty[0] and not result.collision[0]
+
+
+def test_points_beyond_the_objects_box_plus_5cm_never_collide():
+    # graspnetAPI checks only scene points inside the assigned object's box grown by 5 cm: a point of another
+    # object in the right finger (|y| 5-6 cm) but 5.6 cm off object 0's box is not a collision.
+    obj0 = _cluster([-0.005, -0.005, -0.005], [0.005, 0.005, 0.005], 40)
+    far = np.array([[0.005, 0.058, 0.0], [0.006, 0.057, 0.001]])
+    grasp = _grasp([0.0, 0.0, 0.0], approach=(1.0, 0.0, 0.0), width=0.1, depth=0.02)
+    result = evaluate_image(grasp, [obj0, far], np.stack([np.eye(4)] * 2), [BOX, BOX], np.zeros((0, 3)))
+    assert not result.collision[0]
+    near = far - [0.0, 0.004, 0.0]  # 1 mm inside the grown box: now it collides
+    result = evaluate_image(grasp, [obj0, near], np.stack([np.eye(4)] * 2), [BOX, BOX], np.zeros((0, 3)))
+    assert result.collision[0]
+
+
+def test_jaws_close_only_to_the_centre_like_dexnet():
+    # The box (|y| <= 2 cm) lies wholly on one side of the closing line's centre (y = 2.8 cm): Dex-Net's
+    # close_fingers stops each jaw at the centre, so the right jaw finds nothing and the grasp fails.
+    result = _evaluate(_grasp([0.0, 0.028, 0.08], width=0.1))
+    assert not result.collision[0] and not result.empty[0]
+    assert result.friction[0] == -1
+    centred = _evaluate(_grasp([0.0, 0.0, 0.08], width=0.1))
+    assert centred.friction[0] == pytest.approx(0.1)
+
+
+class _TwoWalls:
+    """Two 4 mm walls at |y| in [16, 20] mm (a bowl's rim in section), 4 cm long in x and z."""
+
+    def distance(self, points):
+        p = np.asarray(points, dtype=np.float64)
+        return np.minimum(*(Box([0.02, 0.002, 0.02], center=(0.0, s * 0.018, 0.0)).distance(p) for s in (-1, 1)))
+
+    normal = Box.normal
+
+
+def test_jaws_starting_inside_thin_walls_touch_their_inner_faces_like_dexnet():
+    # Width 3.6 cm puts both jaws inside the walls. Dex-Net takes the first sample within its surface band as
+    # the contact (here the walls' inner faces) and ignores the normals' sign: force closure at the lowest μ.
+    walls = _TwoWalls()
+    points = np.concatenate([Box([0.02, 0.002, 0.02], center=(0.0, s * 0.018, 0.0)).surface_points(0.004)
+                             for s in (-1, 1)])
+    points = points[np.abs(points[:, 1]) < 0.017]  # the inner faces only, as sparse model points can miss walls
+    grasp = _grasp([0.0, 0.0, 0.04], width=0.036, depth=0.04)
+    result = evaluate_image(grasp, [points], np.eye(4)[None], [walls], np.zeros((0, 3)))
+    assert result.friction[0] == pytest.approx(0.1)
+
+
+def test_normals_near_an_edge_are_fitted_like_dexnet():
+    # A 4 cm box on a 40-cell grid, pinched across x 1.8 and 1.9 cm off its centre in y (within Dex-Net's
+    # 1.5-voxel normal sphere of the y = ±2 cm edges). graspnetAPI 1.2.11 scores both μ = 0.4 on this grid (the
+    # grid gradient alone gives 0.2 on our 0.1-step grid), recorded in its own environment.
+    import trimesh
+    from grasp6d_core.data.sdf import ObjectSDF
+    box = Box([0.02, 0.02, 0.02])
+    grid = ObjectSDF.from_mesh(trimesh.creation.box([0.04, 0.04, 0.04]), cells=40)
+    R = grasp_rotation(np.array([0.0, 0.0, -1.0]), np.pi / 2)
+    assert abs(R[0, 1]) > 0.999  # closing along x
+    grasps = GraspGroup.concatenate([GraspGroup.from_components([1.0 - y], [0.06], [0.02], R[None],
+                                                                np.array([[0.0, y, 0.02]])) for y in (0.018, -0.019)])
+    result = evaluate_image(grasps, [box.surface_points(0.004)], np.eye(4)[None], [grid], np.zeros((0, 3)))
+    assert not result.collision.any() and not result.empty.any()
+    assert np.all((result.friction > 0.2) & (result.friction <= 0.4))  # graspnetAPI's 0.4 bucket
+
+
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):
     return make_root(tmp_path_factory.mktemp("graspnet_root"))
@@ -126,3 +221,47 @@ def test_paired_ap_difference_over_shared_scenes(capsys, tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(b))
     assert main([str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     assert "AP +2.00" in capsys.readouterr().out
+
+
+def test_compare_graspnetapi_tool_reports_both_scores_and_stage_disagreements(tiny_root, tmp_path):
+    # graspnetAPI itself is not installed here: its saved per-grasp output (--theirs) is made from our own
+    # result, then one collision-free grasp is marked colliding, as if graspnetAPI had decided otherwise.
+    from pathlib import Path
+    from grasp6d_core.evaluation.dumps import write_dump
+    from grasp6d_core.evaluation.runner import Job, evaluate_job
+    write_dump("oracle", tiny_root, tmp_path / "dump", [0], "realsense", [0], seed=1)
+    ours = evaluate_job(Job(str(tiny_root), str(tmp_path / "dump"), 0, "realsense", 0, 10))
+    collision = ours.collision | ours.empty
+    free = np.flatnonzero(~collision)
+    assert len(free) >= 2
+    collision[free[0]] = True
+    mu = np.where(collision, -1.0, ours.friction)
+    np.savez(tmp_path / "theirs.npz", accuracy=ours.precision[None], counts=np.array([len(ours.grasps)]),
+             grasps=ours.grasps, mu=mu, collision=collision)
+    tool = Path(__file__).resolve().parents[1] / "tools" / "compare_graspnetapi.py"
+    out = subprocess.run([sys.executable, str(tool), "--root", str(tiny_root), "--dump", str(tmp_path / "dump"),
+                          "--scene", "0", "--theirs", str(tmp_path / "theirs.npz")],
+                         capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report["images"] == 1 and report["difference"]["AP"] == pytest.approx(0.0)
+    assert report["grasp6d"]["AP"] == pytest.approx(100 * ours.precision.mean())
+    stages = report["stages"]
+    assert stages["theirs_scored"] == stages["ours_scored"] == stages["both_scored"] == len(ours.grasps)
+    assert stages["collision_theirs_only"] == 1 and stages["collision_ours_only"] == 0
+    assert stages["closure_ours_only"] == stages["closure_theirs_only"] == 0
+
+
+def test_stage_agreement_compares_mu_on_graspnetapi_list():
+    from grasp6d_core.evaluation.ap import ImageResult
+    from grasp6d_core.evaluation.crosscheck import split_per_image, stage_agreement
+    rows = np.zeros((4, 17))
+    rows[:, 0] = [0.9, 0.8, 0.7, 0.6]
+    rows[:, 13] = [0.0, 0.1, 0.2, 0.3]
+    # ours μ 0.3 falls in graspnetAPI's 0.4 bucket (same), 0.5 vs 0.4 is higher, −1 vs 0.8 is theirs-only closure.
+    ours = ImageResult(rows, np.array([0.3, 0.5, -1.0, 0.2]), np.zeros(4, bool), np.zeros(4, bool), np.zeros((50, 6)))
+    theirs = {"counts": np.array([3]), "grasps": rows[[2, 0, 1]], "mu": np.array([0.8, 0.4, 0.4]),
+              "collision": np.zeros(3, bool)}
+    s = stage_agreement(split_per_image(theirs), [ours])
+    assert (s["theirs_scored"], s["ours_scored"], s["both_scored"]) == (3, 4, 3)
+    assert (s["mu_same"], s["mu_ours_higher"], s["mu_ours_lower"]) == (1, 1, 0)
+    assert s["closure_theirs_only"] == 1 and s["closure_ours_only"] == 0

@@ -1,7 +1,7 @@
 """Per-object files of a GraspNet-format root (DESIGN §5):
 
 ``models/XXX/textured.obj`` (all parts' triangles), ``models/XXX/nontextured.ply`` (dense surface points,
-~1.5 mm apart), ``models/XXX/sdf.npz`` (ObjectSDF grid), ``models/XXX/XXX.sdf`` (dexnet text SDF),
+~1.5 mm apart), ``models/XXX/sdf.npz`` (ObjectSDF grid), ``models/XXX/textured.sdf`` (Dex-Net text SDF, the name graspnetAPI opens),
 ``grasp_label/XXX_labels.npz`` (see :mod:`grasp6d_core.data.labels`) and ``models/manifest.json``.
 Every file is written under a temporary name and renamed, and the label file comes last: an object whose label
 file exists is complete, so an interrupted run redoes only unfinished objects.
@@ -20,6 +20,8 @@ from grasp6d_core.data.objects import (ObjectEntry, combined_mesh, object_librar
 from grasp6d_core.data.sdf import ObjectSDF
 
 DENSE_SPACING = 0.0015
+# graspnetAPI loads an object as the Dex-Net pair models/XXX/textured.obj + textured.sdf (same stem).
+TEXT_SDF_NAME = "textured.sdf"
 
 
 def label_path(root: Path, oid: int) -> Path:
@@ -48,7 +50,7 @@ def write_object(root: str | Path, entry: ObjectEntry, max_points: int = 512, te
     t_sdf = time.perf_counter() - t0
     sdf.save(tmp / "sdf.npz")
     if text_sdf:
-        sdf.save_text_sdf(tmp / f"{entry.oid:03d}.sdf")
+        sdf.save_text_sdf(tmp / TEXT_SDF_NAME)
     dense = surface_points(parts, sdf, int(min(mesh.area / DENSE_SPACING ** 2, 60000)), seed=entry.oid)
     o3d.io.write_point_cloud(str(tmp / "nontextured.ply"),
                              o3d.geometry.PointCloud(o3d.utility.Vector3dVector(dense.astype(np.float64))))
@@ -62,6 +64,19 @@ def write_object(root: str | Path, entry: ObjectEntry, max_points: int = 512, te
             "total": time.perf_counter() - t0}
 
 
+def migrate_text_sdfs(root: str | Path) -> int:
+    """Rename an older root's ``models/XXX/XXX.sdf`` to ``textured.sdf``, the name graspnetAPI opens.
+
+    Returns how many were renamed; a folder that already has ``textured.sdf`` is left alone."""
+    renamed = 0
+    for legacy in Path(root).glob("models/[0-9][0-9][0-9]/[0-9][0-9][0-9].sdf"):
+        current = legacy.with_name(TEXT_SDF_NAME)
+        if legacy.stem == legacy.parent.name and not current.exists():
+            legacy.rename(current)
+            renamed += 1
+    return renamed
+
+
 def ensure_objects(root: str | Path, oids, max_points: int = 512, text_sdf: bool = True, progress: bool = True,
                    library: list[ObjectEntry] | None = None) -> list[dict]:
     """Write the objects that are not complete yet (and the manifest); returns their timings."""
@@ -71,6 +86,7 @@ def ensure_objects(root: str | Path, oids, max_points: int = 512, text_sdf: bool
     (root / "models").mkdir(parents=True, exist_ok=True)
     write_manifest(root / "models" / "manifest.json", library)
     todo = [library[o] for o in sorted(set(int(o) for o in oids)) if not object_done(root, o)]
+    migrate_text_sdfs(root)
     return [write_object(root, e, max_points=max_points, text_sdf=text_sdf)
             for e in tqdm(todo, desc="objects (SDF + labels)", disable=not progress or not todo)]
 

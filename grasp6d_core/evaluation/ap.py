@@ -11,16 +11,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from grasp6d_core.evaluation.dexnet_normals import PlaneFitNormals
 from grasp6d_core.grasp import MAX_WIDTH, GraspGroup
 from grasp6d_core.physics import GripperGeometry, collision_and_empty, grasp_friction
 from grasp6d_core.physics.force_closure import FRICTION_GRID
 
 FRICTION_LIST = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
-GRIPPER_REACH = 0.13  # no point farther than this from the grasp point can touch the gripper (w/2+finger, depth+base)
+# graspnetAPI checks a grasp only against the scene points inside its object's box (posed 8 mm model points)
+# grown by this margin; points farther out are ignored even where a finger reaches them.
+WORKSPACE_MARGIN = 0.05
+# Dex-Net's close_fingers (graspnetAPI's force-closure check) moves each jaw from ±width/2 only to the centre.
+JAW_TRAVEL = 0.5
 
 
 @dataclass
 class ImageResult:
+    grasps: np.ndarray      # (n, 17) the grasps scored (after NMS, per-object cap and top-k), in score order
     friction: np.ndarray    # (n,) μ of each evaluated grasp (−1 none), in score order
     collision: np.ndarray   # (n,)
     empty: np.ndarray       # (n,)
@@ -43,7 +49,9 @@ def precision_at_k(friction: np.ndarray, collision: np.ndarray, empty: np.ndarra
 
 def select_grasps(grasps: GraspGroup, scene_points: np.ndarray, scene_labels: np.ndarray,
                   max_per_object: int, top_k: int) -> tuple[GraspGroup, np.ndarray]:
-    """NMS, nearest-object assignment, per-object cap, global top-k. Returns grasps and their object index."""
+    """NMS, nearest-object assignment, per-object cap, global top-k (ties at the cut kept).
+
+    Returns the grasps in score order and their object index."""
     grasps = grasps.nms(0.03, np.deg2rad(30.0))
     if len(grasps) == 0:
         return grasps, np.zeros(0, dtype=int)
@@ -53,7 +61,12 @@ def select_grasps(grasps: GraspGroup, scene_points: np.ndarray, scene_labels: np
     for obj in np.unique(owner):
         idx = np.flatnonzero(owner == obj)  # already in score order: nms returns sorted grasps
         keep.extend(idx[:max_per_object])
-    keep = np.asarray(sorted(keep, key=lambda i: -grasps.scores[i]), dtype=int)[:top_k]
+    keep = np.asarray(keep, dtype=int)
+    if len(keep) > top_k:
+        # graspnetAPI keeps every capped grasp scoring at least the top_k-th best score: ties at the cut all stay.
+        cut = np.sort(grasps.scores[keep])[::-1][top_k - 1]
+        keep = keep[grasps.scores[keep] >= cut]
+    keep = keep[np.argsort(-grasps.scores[keep], kind="stable")]
     return grasps[keep], owner[keep]
 
 
@@ -75,21 +88,22 @@ def evaluate_image(grasps: GraspGroup, model_points: list[np.ndarray], poses: np
     empty = np.ones(n, dtype=bool)
     if n:
         scene = np.concatenate([objects, table_points])
-        scene_labels = np.concatenate([labels, np.full(len(table_points), -1)])
-        # Only points within the gripper's reach of some grasp can collide: crop the (large) table early.
-        near = cKDTree(chosen.translations).query(scene, distance_upper_bound=GRIPPER_REACH)[0] < np.inf
-        scene, scene_labels = scene[near], scene_labels[near]
         for obj in np.unique(owner):
             sel = np.flatnonzero(owner == obj)
             g = chosen[sel]
-            col, emp = collision_and_empty(scene, g.rotations, g.translations, g.widths, g.depths, geometry,
-                                           object_mask=scene_labels == obj)
+            # As graspnetAPI: only points in the object's box + margin count, and any of them (another object,
+            # the table) between the fingers makes the grasp non-empty.
+            lo, hi = posed[obj].min(axis=0) - WORKSPACE_MARGIN, posed[obj].max(axis=0) + WORKSPACE_MARGIN
+            workspace = scene[np.all((scene > lo) & (scene < hi), axis=1)]
+            col, emp = collision_and_empty(workspace, g.rotations, g.translations, g.widths, g.depths, geometry)
             collision[sel], empty[sel] = col, emp
             check = sel[~col & ~emp]
             if len(check):
                 T = poses[obj]
                 R_model = T[:3, :3].T @ chosen.rotations[check]
                 t_model = (chosen.translations[check] - T[:3, 3]) @ T[:3, :3]
-                friction[check] = grasp_friction(surfaces[obj], R_model, t_model, chosen.widths[check],
-                                                 depths=chosen.depths[check], grid=FRICTION_GRID)
-    return ImageResult(friction, collision, empty, precision_at_k(friction, collision, empty, top_k))
+                surface = PlaneFitNormals(surfaces[obj]) if hasattr(surfaces[obj], "voxel_size") else surfaces[obj]
+                friction[check] = grasp_friction(surface, R_model, t_model, chosen.widths[check],
+                                                 depths=chosen.depths[check], grid=FRICTION_GRID, travel=JAW_TRAVEL,
+                                                 dexnet_contacts=True)
+    return ImageResult(chosen.array, friction, collision, empty, precision_at_k(friction, collision, empty, top_k))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image
+from grasp6d_core.evaluation.ap import FRICTION_LIST, ImageResult, evaluate_image
 from grasp6d_core.evaluation.dump_check import check_dump_grasps
 from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, surface_object
 from grasp6d_core.grasp import GraspGroup, dump_path
@@ -66,13 +66,17 @@ def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol:
     return jobs
 
 
-def run_job(job: Job) -> tuple[Job, np.ndarray]:
+def evaluate_job(job: Job) -> ImageResult:
+    """Score one image of the dump; the full per-grasp result (tools/compare_graspnetapi.py reads it)."""
     truth = load_image_truth(Path(job.root), job.scene, job.camera, job.ann)
     grasps = GraspGroup.load_npy(dump_path(job.dump, job.scene, job.camera, job.ann))
     points = [model_points(job.root, int(o)) for o in truth.object_ids]
     surfaces = [surface_object(job.root, int(o)) for o in truth.object_ids]
-    result = evaluate_image(grasps, points, truth.poses, surfaces, truth.table_points, job.max_per_object)
-    return job, result.precision
+    return evaluate_image(grasps, points, truth.poses, surfaces, truth.table_points, job.max_per_object)
+
+
+def run_job(job: Job) -> tuple[Job, np.ndarray]:
+    return job, evaluate_job(job).precision
 
 
 def check_dump_files(jobs: list[Job]) -> None:

@@ -40,9 +40,12 @@ def load_meta(root: Path, scene: int, camera: str, ann: int) -> tuple[np.ndarray
 
 
 def table_box_points(grid: float = MODEL_VOXEL) -> np.ndarray:
-    """Points filling the benchmark's 1 × 1 × 0.05 m table box, top face at z = 0 of the table frame."""
-    xs = np.arange(-0.5, 0.5 + 1e-9, grid)
-    zs = np.arange(-0.05, 1e-9, grid)
+    """Points filling the benchmark's 1 × 1 × 0.05 m table box, top face at z = 0 of the table frame.
+
+    Built as graspnetAPI's ``create_table_points`` does: ``int(extent / grid)`` evenly spaced values spanning each
+    extent end to end (125 × 125 × 6 points for 8 mm), so the top layer lies exactly at z = 0."""
+    xs = np.linspace(0.0, 1.0, int(1.0 / grid)) - 0.5
+    zs = np.linspace(0.0, 0.05, int(0.05 / grid)) - 0.05
     return np.stack(np.meshgrid(xs, xs, zs, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
