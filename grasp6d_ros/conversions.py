@@ -225,8 +225,12 @@ def grasp_group_to_msg(grasps: GraspGroup, frame_id: str, stamp: Time | float | 
     return out
 
 
-def grasp_msgs_to_group(grasps) -> GraspGroup:
-    """A sequence of grasp6d_ros/Grasp6D (or a Grasp6DArray's ``grasps``) -> GraspGroup."""
+def grasp_msgs_to_group(grasps, unit_tolerance: float | None = None) -> GraspGroup:
+    """A sequence of grasp6d_ros/Grasp6D (or a Grasp6DArray's ``grasps``) -> GraspGroup.
+
+    Quaternions are normalised; with ``unit_tolerance`` one whose norm is farther than that from 1 is refused
+    instead (a client that sent something else than a rotation, e.g. Euler angles in x y z).
+    """
     grasps = list(grasps)
     if not grasps:
         return GraspGroup()
@@ -235,6 +239,13 @@ def grasp_msgs_to_group(grasps) -> GraspGroup:
                              g.pose.orientation.w] for g in grasps])
     if not np.all(np.isfinite(positions)):
         raise ConversionError("Grasp6D.pose.position has a non-finite coordinate")
+    if not np.all(np.isfinite(quaternions)):
+        raise ConversionError("Grasp6D.pose.orientation has a non-finite component")
+    norms = np.linalg.norm(quaternions, axis=1)
+    if unit_tolerance is not None and np.any(np.abs(norms - 1.0) > unit_tolerance):
+        worst = float(norms[np.argmax(np.abs(norms - 1.0))])
+        raise ConversionError(f"Grasp6D.pose.orientation is not a unit quaternion (norm {worst:.6g}, "
+                              f"allowed 1 ± {unit_tolerance:g})")
     try:
         return GraspGroup.from_poses(positions, quaternions,
                                      widths=np.array([g.width for g in grasps]),
