@@ -8,9 +8,11 @@ already running, skip this node and remap the TSDF node's inputs instead.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -28,6 +30,13 @@ DEFAULTS: dict[str, Any] = {
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 
 
+def check_fps(value) -> str | None:
+    """Why ``fps`` is unusable (None when it is fine): the node publishes one frame per 1/fps seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return f"parameter fps must be a number > 0 (frames per second), got {value!r}"
+    return None
+
+
 class CameraNode(Node):
     def __init__(self, **node_kwargs):
         super().__init__("camera_node", **node_kwargs)
@@ -37,6 +46,9 @@ class CameraNode(Node):
         p = lambda name: self.get_parameter(name).value  # noqa: E731
         if p("encoding") not in ("16UC1", "32FC1"):
             raise ValueError(f"parameter encoding must be 16UC1 or 32FC1, got '{p('encoding')}'")
+        fps_error = check_fps(p("fps"))
+        if fps_error:
+            raise ValueError(fps_error)
         self.source = open_source(p("source"), serial=p("serial"), path=p("path"), width=p("width"),
                                   height=p("height"), fps=p("fps"), loop=p("loop"),
                                   align_to_color=p("align_to_color"), kinect_mode=p("kinect_mode"))
@@ -44,9 +56,24 @@ class CameraNode(Node):
         self.published = 0
         self._image_pub = self.create_publisher(Image, "depth/image", OUTPUT_QOS)
         self._info_pub = self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS)
-        self._timer = self.create_timer(1.0 / max(float(p("fps")), 1e-3), self._tick)
+        self._timer = self.create_timer(1.0 / float(p("fps")), self._tick)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"publishing {self.resolve_topic_name('depth/image')} from {p('source')} "
                                f"{p('path') or p('serial') or ''} at {p('fps')} Hz in '{self.frame_id}'")
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """A new ``fps`` changes the publishing rate at once; fps <= 0 would publish nothing and is refused."""
+        for parameter in parameters:
+            if parameter.name == "fps":
+                error = check_fps(parameter.value)
+                if error:
+                    self.get_logger().error(error)
+                    return SetParametersResult(successful=False, reason=error)
+        for parameter in parameters:
+            if parameter.name == "fps":
+                self._timer.timer_period_ns = int(1e9 / float(parameter.value))
+                self.get_logger().info(f"publishing at {parameter.value} Hz")
+        return SetParametersResult(successful=True)
 
     def _tick(self) -> None:
         try:

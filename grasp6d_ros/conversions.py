@@ -141,7 +141,15 @@ def _cloud_dtype(msg: PointCloud2) -> np.dtype:
     for field in msg.fields:
         if field.datatype not in _POINTFIELD_DTYPES:
             raise ConversionError(f"PointCloud2.fields['{field.name}'].datatype {field.datatype} is unknown")
+        if field.name in names:
+            raise ConversionError(f"PointCloud2.fields has '{field.name}' twice")
+        if field.count < 1:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'].count is {field.count}, must be >= 1")
         base = np.dtype(_POINTFIELD_DTYPES[field.datatype]).newbyteorder(order)
+        end = field.offset + base.itemsize * field.count
+        if end > msg.point_step:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'] (offset {field.offset}, {field.count} x "
+                                  f"{base.itemsize} bytes) ends at byte {end}, past point_step {msg.point_step}")
         names.append(field.name)
         formats.append((base, (field.count,)) if field.count > 1 else base)
         offsets.append(field.offset)
