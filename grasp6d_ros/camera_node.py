@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "kinect_mode": "NFOV", "align_to_color": False, "frame_id": "camera_depth_optical_frame", "loop": False,
     "encoding": "16UC1",
 }
+# Sources that replay recorded frames (nothing is lost by waiting for a listener) vs. live cameras.
+RECORDED_SOURCES = ("playback", "scene_dir")
 # Reliable publishers match both reliable and best-effort (sensor-data) subscribers.
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -54,6 +56,7 @@ class CameraNode(Node):
                                   align_to_color=p("align_to_color"), kinect_mode=p("kinect_mode"))
         self.frame_id, self.encoding = p("frame_id"), p("encoding")
         self.published = 0
+        self._recorded, self._said_waiting = p("source") in RECORDED_SOURCES, False
         self._image_pub = self.create_publisher(Image, "depth/image", OUTPUT_QOS)
         self._info_pub = self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS)
         self._timer = self.create_timer(1.0 / float(p("fps")), self._tick)
@@ -76,6 +79,13 @@ class CameraNode(Node):
         return SetParametersResult(successful=True)
 
     def _tick(self) -> None:
+        if self._recorded and self._image_pub.get_subscription_count() == 0:
+            # A recording waits for its first listener: frames published before anyone matched are gone.
+            if not self._said_waiting:
+                self._said_waiting = True
+                self.get_logger().info(f"waiting for a subscriber on {self.resolve_topic_name('depth/image')} "
+                                       f"before playing the recording")
+            return
         try:
             frame = self.source.read(timeout=0.005)  # never block the executor for long
         except SourceError as error:
@@ -87,8 +97,9 @@ class CameraNode(Node):
                 self._timer.cancel()
             return
         stamp = self.get_clock().now().to_msg()
-        self._image_pub.publish(metres_to_depth_image(frame.depth, self.encoding, self.frame_id, stamp))
+        # camera_info first: a subscriber that gets the image first has no intrinsics for it yet
         self._info_pub.publish(intrinsics_to_camera_info(frame.intrinsics, self.frame_id, stamp))
+        self._image_pub.publish(metres_to_depth_image(frame.depth, self.encoding, self.frame_id, stamp))
         self.published += 1
 
     def destroy_node(self) -> None:
