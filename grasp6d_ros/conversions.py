@@ -179,6 +179,9 @@ def pointcloud2_to_numpy(msg: PointCloud2, with_normals: bool = False,
                               f"{msg.height * msg.row_step}")
     rows = data[: msg.height * msg.row_step].reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step]
     structured = np.ascontiguousarray(rows).reshape(-1).view(_cloud_dtype(msg))
+    for field in msg.fields:   # a coordinate is one number; count 3 would make x a vector
+        if field.name in XYZ_FIELDS + NORMAL_FIELDS and field.count != 1:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'].count is {field.count}, must be 1")
     points = np.stack([structured[name].astype(np.float32) for name in XYZ_FIELDS], axis=1)
     normals = None
     if with_normals and all(name in field_names for name in NORMAL_FIELDS):

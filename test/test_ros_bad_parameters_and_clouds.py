@@ -52,7 +52,16 @@ def zero_count():
     return cloud
 
 
-MALFORMED = {short_point_step: "fields['z'] (offset 8, 1 x 4 bytes) ends at byte 12, past point_step 8",
+def xyz_vector_field():
+    cloud = _cloud()   # found by the fuzzer: x as a 3-vector made np.stack raise (an "internal error" answer)
+    cloud.point_step, cloud.row_step = 20, 20 * cloud.width
+    cloud.fields[0].count = 3
+    cloud.data = bytes(20 * cloud.width)
+    return cloud
+
+
+MALFORMED = {xyz_vector_field: "fields['x'].count is 3, must be 1",
+             short_point_step: "fields['z'] (offset 8, 1 x 4 bytes) ends at byte 12, past point_step 8",
              offset_past_step: "fields['z'] (offset 16, 1 x 4 bytes) ends at byte 20, past point_step 12",
              duplicate_field: "fields has 'x' twice",
              zero_count: "fields['y'].count is 0"}
