@@ -32,6 +32,15 @@ class Case:
     message: Any
 
 
+def attr(**changes):
+    """A mutation setting message attributes; a callable value is computed from (message, rng)."""
+    def mutate(message, rng):
+        for key, value in changes.items():
+            setattr(message, key, value(message, rng) if callable(value) else value)
+        return message
+    return mutate
+
+
 # --------------------------------------------------------------------------------------------------- clouds
 def _valid_cloud(rng: np.random.Generator, normals: bool | None = None) -> PointCloud2:
     n = int(rng.choice([1, 3, 50, 300]))
@@ -55,13 +64,6 @@ def _cloud_mutations() -> dict[str, Callable[[PointCloud2, np.random.Generator],
             index = int(rng.integers(len(cloud.fields)))
             for key, value in changes.items():
                 setattr(cloud.fields[index], key, value(rng) if callable(value) else value)
-            return cloud
-        return mutate
-
-    def attr(**changes):
-        def mutate(cloud, rng):
-            for key, value in changes.items():
-                setattr(cloud, key, value(cloud, rng) if callable(value) else value)
             return cloud
         return mutate
 
@@ -125,13 +127,6 @@ def _valid_image(rng: np.random.Generator) -> Image:
 
 
 def _image_mutations() -> dict[str, Callable[[Image, np.random.Generator], Image]]:
-    def attr(**changes):
-        def mutate(image, rng):
-            for key, value in changes.items():
-                setattr(image, key, value(image, rng) if callable(value) else value)
-            return image
-        return mutate
-
     def values(value):
         def mutate(image, rng):
             depth = rng.uniform(0.3, 1.2, (SMALL.height, SMALL.width)).astype(np.float32)
