@@ -28,8 +28,10 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sources that replay recorded frames (nothing is lost by waiting for a listener) vs. live cameras.
 RECORDED_SOURCES = ("playback", "scene_dir")
-# Reliable publishers match both reliable and best-effort (sensor-data) subscribers.
-OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+# Reliable publishers match both reliable and best-effort (sensor-data) subscribers. The writer keeps the last
+# 15 frames (1 s at 15 Hz) for repair: with 5, a subscriber slowed by a loaded CPU lost frames the writer had
+# already dropped before they were acknowledged.
+OUTPUT_QOS = QoSProfile(depth=15, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def check_fps(value) -> str | None:
