@@ -95,6 +95,7 @@ class TSDFNode(Node):
         self.received = 0  # depth frames delivered to the callback
         self.late = 0  # fused more than late_after seconds after arrival
         self.integrate_seconds = 0.0  # time spent fusing, in total
+        self.incompatible_publishers = 0  # publishers on depth/image whose QoS this subscription cannot match
         self._stats_lock = threading.Lock()
         self._volume_lock = threading.Lock()  # the worker integrates while the timer extracts the surface
         self._period = {"integrate_s": 0.0, "fused": 0, "max_latency_s": 0.0}
@@ -158,6 +159,8 @@ class TSDFNode(Node):
                                       f"fragments, see docs/perception.md)", n=int(info.total_count_change))
 
     def _on_incompatible_qos(self, info) -> None:
+        with self._stats_lock:
+            self.incompatible_publishers += 1
         self.get_logger().error(
             f"a publisher on {self.resolve_topic_name('depth/image')} offers QoS this node cannot match "
             f"(qos={self.param('qos')}); nothing is received from it. A best-effort camera driver needs "
@@ -249,7 +252,8 @@ class TSDFNode(Node):
         """Totals since start (received, integrated, late, each reason) and this period's timing; resets the period."""
         with self._stats_lock:
             period, self._period = self._period, {"integrate_s": 0.0, "fused": 0, "max_latency_s": 0.0}
-            values = {"received": self.received, "late": self.late, **self.counts}
+            values = {"received": self.received, "late": self.late,
+                      "incompatible_publishers": self.incompatible_publishers, **self.counts}
         values["queued"] = len(self.queue)
         values["integrate_ms_mean"] = 1000.0 * period["integrate_s"] / period["fused"] if period["fused"] else 0.0
         values["latency_ms_max"] = 1000.0 * period["max_latency_s"]
@@ -259,7 +263,10 @@ class TSDFNode(Node):
         values = self.stats()
         lost = sum(v for k, v in values.items() if k in (QUEUE_FULL, LOST_IN_TRANSPORT))
         status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: depth input", hardware_id="")
-        status.level = DiagnosticStatus.WARN if lost or values["late"] else DiagnosticStatus.OK
+        if values["incompatible_publishers"]:
+            status.level = DiagnosticStatus.ERROR
+        else:
+            status.level = DiagnosticStatus.WARN if lost or values["late"] else DiagnosticStatus.OK
         status.message = (f"fused {values.get('integrated', 0)} of {values['received']} frames received; "
                           f"{values.get(QUEUE_FULL, 0)} dropped (queue full), {values.get(LOST_IN_TRANSPORT, 0)} "
                           f"lost in transport, {values['late']} late")

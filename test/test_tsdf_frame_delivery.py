@@ -10,6 +10,7 @@ import time
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from grasp6d_core.camera import CameraIntrinsics
 from grasp6d_core.sensing.realsense_record import write_recording
@@ -128,3 +129,16 @@ def test_frames_lost_in_transport_and_queue_overflow_are_counted_in_the_node():
         node.destroy_node()
         rclpy.shutdown(context=context)
     assert np.isfinite(stats["integrate_ms_mean"])
+
+
+def test_a_best_effort_only_publisher_is_reported_as_incompatible():
+    """tsdf_node reads reliable by default; a best-effort driver never matches, and the node says so."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    with spinning(lambda ctx: TSDFNode(context=ctx, parameter_overrides=[Parameter("stats_period", value=0.2)]),
+                  DiagnosticsListener) as (tsdf, listener):
+        listener.create_publisher(Image, "depth/image", QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
+        assert wait_for(lambda: tsdf.incompatible_publishers >= 1, timeout=10)
+        assert wait_for(lambda: listener.latest()[1].get("incompatible_publishers") == "1", timeout=5)
+        assert listener.latest()[0].level == DiagnosticStatus.ERROR
