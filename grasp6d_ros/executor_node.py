@@ -25,14 +25,13 @@ from grasp6d_ros.transforms import FrameError, TransformLookup
 DEFAULTS: dict[str, Any] = {
     "backend": "sim", "base_frame": "panda_link0", "tcp_offset": 0.1034, "pregrasp_distance": 0.08,
     "lift_height": 0.10, "retreat_distance": 0.05, "max_approach_tilt_deg": 90.0, "max_attempts": 3,
-    "open_width": 0.08, "max_grasp_depth": 0.04, "max_reach": PANDA_MAX_REACH, "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
+    "open_width": 0.08, "max_grasp_depth": 0.04, "max_reach": PANDA_MAX_REACH,
+    "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
     "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
 # A request's quaternion must be a rotation: farther than this from norm 1 it is refused, not normalised.
 QUATERNION_UNIT_TOLERANCE = 1e-3
 
