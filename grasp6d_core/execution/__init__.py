@@ -1,6 +1,7 @@
-"""Turning detected grasps into robot motions: end-effector waypoints and a ranked-fallback sequencer.
+"""Turning detected grasps into robot motions: the limits a grasp must meet before any motion, end-effector
+waypoints and a ranked-fallback sequencer.
 
-Pure numpy; the limits every grasp must meet before any motion (limits.py); the ROS executor node and its backends (MoveIt, simulated hand) only move to these poses.
+Pure numpy; the ROS executor node and its backends (MoveIt, simulated hand) only move to these poses.
 """
 from grasp6d_core.execution.limits import PANDA_MAX_REACH, GraspLimits, grasp_limit_violations
 from grasp6d_core.execution.planning import (GraspPlan, PlannerConfig, hand_rotation, plan_grasp, plan_grasps,
