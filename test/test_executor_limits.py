@@ -122,3 +122,32 @@ def test_executor_refuses_impossible_grasps_before_any_motion_over_dds():
     assert "(0, 0.08] m" in answers["width=1 m"].message and "[0, 0.04] m" in answers["depth=0.1 m"].message
     assert "max_reach=0.96 m" in answers["100 m from the base origin"].message
     assert possible.success and possible.stage == "lift" and len(spy.plans) == 1
+
+
+def test_a_ranked_list_skips_impossible_grasps_and_executes_the_next():
+    """From the latest ~/grasps, grasps outside the limits are skipped (logged), the rest tried best first."""
+    import rclpy
+    from rclpy.context import Context
+
+    from grasp6d_ros.msg import Grasp6DArray
+    from grasp6d_ros.srv import ExecuteGrasp
+    spy = SpyingSimBackend()
+    context = Context()
+    rclpy.init(context=context)
+    node = ExecutorNode(backend=spy, context=context, parameter_overrides=[Parameter("backend", value="sim")])
+    try:
+        too_wide, good = _request(width=1.0).grasp, _request().grasp
+        too_wide.score, good.score = 0.9, 0.5
+        array = Grasp6DArray(grasps=[too_wide, good])
+        array.header.frame_id = "panda_link0"
+        node._on_grasps(array)
+        mixed = node._on_execute(ExecuteGrasp.Request(), ExecuteGrasp.Response())
+        node._on_grasps(Grasp6DArray(header=array.header, grasps=[too_wide, _request(depth=math.nan).grasp]))
+        impossible = node._on_execute(ExecuteGrasp.Request(), ExecuteGrasp.Response())
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        spy.backend.close()
+    assert mixed.success and len(spy.plans) == 1 and spy.plans[0].width == pytest.approx(0.07)
+    assert not impossible.success and impossible.stage == "none" and len(spy.plans) == 1
+    assert impossible.message.startswith("all 2 grasps refused, nothing moved; the first: width=1 m")
