@@ -141,7 +141,15 @@ def _cloud_dtype(msg: PointCloud2) -> np.dtype:
     for field in msg.fields:
         if field.datatype not in _POINTFIELD_DTYPES:
             raise ConversionError(f"PointCloud2.fields['{field.name}'].datatype {field.datatype} is unknown")
+        if field.name in names:
+            raise ConversionError(f"PointCloud2.fields has '{field.name}' twice")
+        if field.count < 1:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'].count is {field.count}, must be >= 1")
         base = np.dtype(_POINTFIELD_DTYPES[field.datatype]).newbyteorder(order)
+        end = field.offset + base.itemsize * field.count
+        if end > msg.point_step:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'] (offset {field.offset}, {field.count} x "
+                                  f"{base.itemsize} bytes) ends at byte {end}, past point_step {msg.point_step}")
         names.append(field.name)
         formats.append((base, (field.count,)) if field.count > 1 else base)
         offsets.append(field.offset)
@@ -171,6 +179,9 @@ def pointcloud2_to_numpy(msg: PointCloud2, with_normals: bool = False,
                               f"{msg.height * msg.row_step}")
     rows = data[: msg.height * msg.row_step].reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step]
     structured = np.ascontiguousarray(rows).reshape(-1).view(_cloud_dtype(msg))
+    for field in msg.fields:   # a coordinate is one number; count 3 would make x a vector
+        if field.name in XYZ_FIELDS + NORMAL_FIELDS and field.count != 1:
+            raise ConversionError(f"PointCloud2.fields['{field.name}'].count is {field.count}, must be 1")
     points = np.stack([structured[name].astype(np.float32) for name in XYZ_FIELDS], axis=1)
     normals = None
     if with_normals and all(name in field_names for name in NORMAL_FIELDS):
@@ -225,8 +236,12 @@ def grasp_group_to_msg(grasps: GraspGroup, frame_id: str, stamp: Time | float | 
     return out
 
 
-def grasp_msgs_to_group(grasps) -> GraspGroup:
-    """A sequence of grasp6d_ros/Grasp6D (or a Grasp6DArray's ``grasps``) -> GraspGroup."""
+def grasp_msgs_to_group(grasps, unit_tolerance: float | None = None) -> GraspGroup:
+    """A sequence of grasp6d_ros/Grasp6D (or a Grasp6DArray's ``grasps``) -> GraspGroup.
+
+    Quaternions are normalised; with ``unit_tolerance`` one whose norm is farther than that from 1 is refused
+    instead (a client that sent something else than a rotation, e.g. Euler angles in x y z).
+    """
     grasps = list(grasps)
     if not grasps:
         return GraspGroup()
@@ -235,6 +250,13 @@ def grasp_msgs_to_group(grasps) -> GraspGroup:
                              g.pose.orientation.w] for g in grasps])
     if not np.all(np.isfinite(positions)):
         raise ConversionError("Grasp6D.pose.position has a non-finite coordinate")
+    if not np.all(np.isfinite(quaternions)):
+        raise ConversionError("Grasp6D.pose.orientation has a non-finite component")
+    norms = np.linalg.norm(quaternions, axis=1)
+    if unit_tolerance is not None and np.any(np.abs(norms - 1.0) > unit_tolerance):
+        worst = float(norms[np.argmax(np.abs(norms - 1.0))])
+        raise ConversionError(f"Grasp6D.pose.orientation is not a unit quaternion (norm {worst:.6g}, "
+                              f"allowed 1 ± {unit_tolerance:g})")
     try:
         return GraspGroup.from_poses(positions, quaternions,
                                      widths=np.array([g.width for g in grasps]),

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from grasp6d_core.execution import PlannerConfig, execute_ranked, plan_grasps, run_plan
+from grasp6d_core.execution import (PANDA_MAX_REACH, GraspLimits, PlannerConfig, execute_ranked, grasp_limit_violations,
+                                    plan_grasps, run_plan)
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
 from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.transforms import FrameError, TransformLookup
@@ -23,16 +25,23 @@ from grasp6d_ros.transforms import FrameError, TransformLookup
 DEFAULTS: dict[str, Any] = {
     "backend": "sim", "base_frame": "panda_link0", "tcp_offset": 0.1034, "pregrasp_distance": 0.08,
     "lift_height": 0.10, "retreat_distance": 0.05, "max_approach_tilt_deg": 90.0, "max_attempts": 3,
-    "open_width": 0.08, "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
+    "open_width": 0.08, "max_grasp_depth": 0.04, "max_reach": PANDA_MAX_REACH,
+    "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
     "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# A request's quaternion must be a rotation: farther than this from norm 1 it is refused, not normalised.
+QUATERNION_UNIT_TOLERANCE = 1e-3
 
 
 class BackendError(RuntimeError):
     pass
+
+
+class GraspRefused(ValueError):
+    """The requested grasp is outside what the hand or arm can do; nothing moved."""
 
 
 def create_backend(name: str, node: "ExecutorNode"):
@@ -82,6 +91,27 @@ class ExecutorNode(Node):
                              lift_height=self.param("lift_height"), retreat_distance=self.param("retreat_distance"),
                              max_approach_tilt_deg=self.param("max_approach_tilt_deg")).validate()
 
+    def grasp_limits(self) -> GraspLimits:
+        return GraspLimits(max_width=float(self.param("open_width")), max_depth=float(self.param("max_grasp_depth")),
+                           max_reach=float(self.param("max_reach")))
+
+    def _within_limits(self, grasps, msgs, base: str):
+        """The grasps the hand and arm can take; the others are logged (a ranked list) or refused (one grasp).
+
+        Widths and depths are checked as requested (``msgs``); GraspGroup clamps widths to GraspNet's range."""
+        reasons = grasp_limit_violations([g.width for g in msgs], [g.depth for g in msgs], grasps.translations,
+                                         self.grasp_limits())
+        if len(grasps) == 1 and reasons[0] is not None:
+            raise GraspRefused(f"grasp refused, nothing moved: {reasons[0]} (in '{base}')")
+        for index, reason in enumerate(reasons):
+            if reason is not None:
+                self.get_logger().info(f"grasp {index + 1} of {len(grasps)} skipped: {reason}")
+        keep = np.array([reason is None for reason in reasons], dtype=bool)
+        if not keep.any():
+            raise GraspRefused(f"all {len(grasps)} grasps refused, nothing moved; the first: {reasons[0]} "
+                               f"(in '{base}')")
+        return grasps[keep]
+
     def _on_grasps(self, msg) -> None:
         self._latest = msg
 
@@ -118,11 +148,12 @@ class ExecutorNode(Node):
 
     def _execute(self, request):
         grasps_msgs, header = self._requested_grasps(request)
-        grasps = grasp_msgs_to_group(grasps_msgs)
+        grasps = grasp_msgs_to_group(grasps_msgs, unit_tolerance=QUATERNION_UNIT_TOLERANCE)
         base = self.param("base_frame")
         transform = self._frames.lookup(base, header.frame_id, header.stamp, timeout=float(self.param("tf_timeout")))
         if transform is not None:
             grasps = grasps.transform(transform)
+        grasps = self._within_limits(grasps, grasps_msgs, base)
         plans, rejected = plan_grasps(grasps, self.planner_config())
         for rank, reason in rejected:
             self.get_logger().info(f"grasp #{rank + 1} skipped: {reason}")

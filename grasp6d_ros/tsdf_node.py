@@ -1,32 +1,43 @@
 """tsdf_node: fuses depth images into a TSDF and publishes the surface (points + normals) for the detector.
 
 Subscribes ``depth/image`` + ``depth/camera_info`` (remap them onto a vendor driver's topics), takes each
-camera pose from grasp6d_ros.frames (TF where tf2_ros exists, else static_transforms parameters), integrates
-the newest frame at ``integrate_rate`` Hz, publishes ``~/surface`` (PointCloud2 x y z normal_x normal_y
-normal_z in ``task_frame``, latched) at ``publish_rate`` Hz and serves ``~/reset`` (std_srvs/Trigger) and
-``~/toggle_integration`` (std_srvs/SetBool).
+camera pose from grasp6d_ros.frames (TF where tf2_ros exists, else static_transforms parameters), fuses every
+frame in arrival order, publishes ``~/surface`` (PointCloud2 x y z normal_x normal_y normal_z in ``task_frame``,
+latched) at ``publish_rate`` Hz, reports its input statistics on ``/diagnostics`` and serves ``~/reset``
+(std_srvs/Trigger) and ``~/toggle_integration`` (std_srvs/SetBool).
 
-Bad input never stops the node: every skipped frame is counted per reason and logged (throttled per reason)
-with what was wrong; what is already fused stays. Invalid pixels (NaN, inf, <= 0) are normal sensor output
-and count as "no measurement"; a frame is skipped only when fewer than ``min_valid_fraction`` of its pixels
-are valid.
+No frame is lost without a count (docs/perception.md, "Frame delivery"): the image subscription is reliable by
+default (a best-effort 1280x720 frame is larger than Fast DDS's shared-memory segment and its lost fragments are
+never repaired), its callback only queues the frame, and one worker thread integrates the queue in order
+(grasp6d_ros.frame_queue). Frames dropped because the queue was full, lost in transport (best effort), fused
+late or skipped as bad input are counted per reason, logged (throttled per reason) and published.
+
+Bad input never stops the node: what is already fused stays. Invalid pixels (NaN, inf, <= 0) are normal sensor
+output and count as "no measurement"; a frame is skipped only when fewer than ``min_valid_fraction`` of its
+pixels are valid.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from typing import Any
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data)
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
 
 from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume
 from grasp6d_ros.conversions import (ConversionError, camera_info_to_intrinsics, depth_image_to_metres,
                                      numpy_to_pointcloud2, stamp_to_seconds)
+from grasp6d_ros.frame_queue import FrameQueue
 from grasp6d_ros.frames import FrameBuffer, TransformUnavailable
 from grasp6d_ros.spin import spin_until_shutdown
 
@@ -38,22 +49,29 @@ DEFAULTS: dict[str, Any] = {
     "voxel_size": 0.005, "trunc_voxels": 4.0, "max_depth": 1.5, "min_weight": 1.0,
     "workspace": [-0.3, 0.3, -0.3, 0.3, -0.02, 0.3],
     "device": "cpu", "threads": 2,
-    "integrate_rate": 15.0,  # Hz; newer frames replace a pending one
+    "qos": "reliable",  # reliable | sensor_data (best effort, for drivers that only offer that)
+    "qos_depth": 10,  # DDS history of the image subscription
+    "queue_size": 10,  # frames waiting for integration; a full queue drops its oldest (counted)
+    "late_after": 1.0,  # s from arrival to fused after which a frame counts as late
     "publish_rate": 2.0,  # Hz; only when the volume changed
+    "stats_period": 1.0,  # s between two /diagnostics reports
     "n_points": 20000,
-    "qos": "sensor_data",  # sensor_data (best effort) | reliable
     "min_valid_fraction": 0.01,
     "log_throttle": 5.0,  # seconds between two log lines of the same skip reason
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Counted reasons a received frame was not fused besides bad input (docs/perception.md lists them all).
+QUEUE_FULL, LOST_IN_TRANSPORT, PAUSED = "dropped: queue full", "lost in transport", "paused"
 
 
-def input_qos(name: str) -> QoSProfile:
+def input_qos(name: str, depth: int) -> QoSProfile:
+    if depth < 1:
+        raise ValueError(f"parameter qos_depth must be >= 1, got {depth}")
     if name == "sensor_data":
-        return qos_profile_sensor_data
+        return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
     if name == "reliable":
-        return QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    raise ValueError(f"parameter qos must be 'sensor_data' or 'reliable', got '{name}'")
+        return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+    raise ValueError(f"parameter qos must be 'reliable' or 'sensor_data', got '{name}'")
 
 
 class SkipFrame(Exception):
@@ -73,32 +91,48 @@ class TSDFNode(Node):
             workspace=list(p("workspace")) or None, device=p("device"), threads=p("threads"),
             min_weight=p("min_weight")))
         self.frames = FrameBuffer(self, mode=p("transform_source"))
-        self.counts: Counter = Counter()  # integrated, skip reasons, paused
+        self.counts: Counter = Counter()  # integrated and every reason a frame was not
+        self.received = 0  # depth frames delivered to the callback
+        self.late = 0  # fused more than late_after seconds after arrival
+        self.integrate_seconds = 0.0  # time spent fusing, in total
+        self.incompatible_publishers = 0  # publishers on depth/image whose QoS this subscription cannot match
+        self._stats_lock = threading.Lock()
+        self._volume_lock = threading.Lock()  # the worker integrates while the timer extracts the surface
+        self._period = {"integrate_s": 0.0, "fused": 0, "max_latency_s": 0.0}
         self._last_log: dict[str, float] = {}
         self._intrinsics = None
-        self._pending: Image | None = None
         self._last_stamp: float | None = None
         self._integrating = True
         self._dirty = True  # publish once at start (an empty surface) so subscribers know the node is up
 
-        qos = input_qos(p("qos"))
-        self.create_subscription(Image, "depth/image", self._on_depth, qos)
-        self.create_subscription(CameraInfo, "depth/camera_info", self._on_info, qos)
+        qos = input_qos(p("qos"), int(p("qos_depth")))
+        events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
+                                            incompatible_qos=self._on_incompatible_qos)
+        self.queue: FrameQueue[tuple[Image, float]] = FrameQueue(
+            int(p("queue_size")), self._integrate_queued, on_drop=self._on_queue_full,
+            on_error=self._on_worker_error, name="tsdf-integrate")
+        inputs = MutuallyExclusiveCallbackGroup()  # info before image, never both at once
+        self.create_subscription(Image, "depth/image", self._on_depth, qos, event_callbacks=events,
+                                 callback_group=inputs)
+        self.create_subscription(CameraInfo, "depth/camera_info", self._on_info, qos, callback_group=inputs)
         self._surface_pub = self.create_publisher(PointCloud2, "~/surface", LATCHED)
+        self._stats_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/toggle_integration", self._on_toggle)
-        rate = float(p("integrate_rate"))
-        if rate > 0:
-            self.create_timer(1.0 / rate, self._integrate_pending)
         self.create_timer(1.0 / max(float(p("publish_rate")), 1e-3), self._publish_if_changed)
+        self.create_timer(max(float(p("stats_period")), 0.05), self._publish_stats)
         self.get_logger().info(
             f"TSDF in '{p('task_frame')}': voxel {p('voxel_size')} m, workspace {list(p('workspace'))}, "
             f"device {p('device')}; {self.frames.description}; inputs "
             f"{self.resolve_topic_name('depth/image')} + {self.resolve_topic_name('depth/camera_info')} "
-            f"({p('qos')} QoS)")
+            f"({p('qos')} QoS, history {p('qos_depth')}, queue {p('queue_size')} frames)")
 
     def param(self, name: str):
         return self.get_parameter(name).value
+
+    def count(self, reason: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.counts[reason] += n
 
     # ------------------------------------------------------------------------------------------- inputs
     def _on_info(self, msg: CameraInfo) -> None:
@@ -108,21 +142,55 @@ class TSDFNode(Node):
             self._skip("bad camera_info", str(error))
 
     def _on_depth(self, msg: Image) -> None:
-        self._pending = msg
-        if float(self.param("integrate_rate")) <= 0:
-            self._integrate_pending()
-
-    def _integrate_pending(self) -> None:
-        msg, self._pending = self._pending, None
-        if msg is None:
-            return
+        with self._stats_lock:
+            self.received += 1
         if not self._integrating:
-            self.counts["paused"] += 1
+            self.count(PAUSED)
             return
+        self.queue.put((msg, time.monotonic()))
+
+    def _on_queue_full(self, item: tuple[Image, float]) -> None:
+        self._skip(QUEUE_FULL, f"integration is slower than the camera; the oldest of {self.param('queue_size')} "
+                               f"queued frames was dropped (raise queue_size or lower the camera rate)")
+
+    def _on_message_lost(self, info) -> None:
+        self._skip(LOST_IN_TRANSPORT, f"{info.total_count_change} depth frame(s) lost by DDS before delivery "
+                                      f"({info.total_count} in total; with qos=sensor_data large images lose "
+                                      f"fragments, see docs/perception.md)", n=int(info.total_count_change))
+
+    def _on_incompatible_qos(self, info) -> None:
+        with self._stats_lock:
+            self.incompatible_publishers += 1
+        self.get_logger().error(
+            f"a publisher on {self.resolve_topic_name('depth/image')} offers QoS this node cannot match "
+            f"(qos={self.param('qos')}); nothing is received from it. A best-effort camera driver needs "
+            f"qos:=sensor_data", throttle_duration_sec=float(self.param("log_throttle")))
+
+    def _on_worker_error(self, item: tuple[Image, float], error: Exception) -> None:
+        self._skip("internal error", f"{type(error).__name__}: {error}")
+
+    def _integrate_queued(self, item: tuple[Image, float]) -> None:
+        msg, arrived = item
         try:
+            start = time.monotonic()
             self._integrate(msg)
         except SkipFrame as skip:
             self._skip(skip.reason, skip.detail)
+            return
+        done = time.monotonic()
+        latency = done - arrived
+        with self._stats_lock:
+            self.counts["integrated"] += 1
+            self._period["fused"] += 1
+            self._period["integrate_s"] += done - start
+            self.integrate_seconds += done - start
+            self._period["max_latency_s"] = max(self._period["max_latency_s"], latency)
+            late = latency > float(self.param("late_after"))
+            self.late += int(late)
+        if late:
+            self._log_throttled("late", f"frame fused {latency:.2f} s after it arrived (late_after="
+                                        f"{self.param('late_after')} s; {self.late} late so far): integration "
+                                        f"is slower than the camera")
 
     def _integrate(self, msg: Image) -> None:
         try:
@@ -150,34 +218,68 @@ class TSDFNode(Node):
                                    timeout=float(self.param("tf_timeout")))
         except TransformUnavailable as error:
             raise SkipFrame("missing transform", str(error)) from error
-        try:
-            self.volume.integrate_depth(depth, K, T)
-        except ValueError as error:
-            raise SkipFrame("bad frame", str(error)) from error
-        self._last_stamp = stamp
-        self._dirty = True
-        self.counts["integrated"] += 1
+        with self._volume_lock:
+            try:
+                self.volume.integrate_depth(depth, K, T)
+            except ValueError as error:
+                raise SkipFrame("bad frame", str(error)) from error
+            self._last_stamp = stamp
+            self._dirty = True
 
-    def _skip(self, reason: str, detail: str) -> None:
-        self.counts[reason] += 1
+    def _skip(self, reason: str, detail: str, n: int = 1) -> None:
+        self.count(reason, n)
+        self._log_throttled(reason, f"skipped frame ({reason}, {self.counts[reason]} so far): {detail}")
+
+    def _log_throttled(self, key: str, text: str) -> None:
         now = time.monotonic()
-        if now - self._last_log.get(reason, -np.inf) >= float(self.param("log_throttle")):
-            self._last_log[reason] = now
-            self.get_logger().warning(f"skipped frame ({reason}, {self.counts[reason]} so far): {detail}")
+        with self._stats_lock:
+            if now - self._last_log.get(key, -np.inf) < float(self.param("log_throttle")):
+                return
+            self._last_log[key] = now
+        self.get_logger().warning(text)
 
     # ------------------------------------------------------------------------------------------ outputs
     def _publish_if_changed(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
-        points, normals = self.volume.surface(n_points=int(self.param("n_points")) or None)
+        with self._volume_lock:
+            points, normals = self.volume.surface(n_points=int(self.param("n_points")) or None)
         self._surface_pub.publish(numpy_to_pointcloud2(points, normals, frame_id=self.param("task_frame"),
                                                        stamp=self.get_clock().now().to_msg()))
 
+    def stats(self) -> dict[str, float]:
+        """Totals since start (received, integrated, late, each reason) and this period's timing; resets the period."""
+        with self._stats_lock:
+            period, self._period = self._period, {"integrate_s": 0.0, "fused": 0, "max_latency_s": 0.0}
+            values = {"received": self.received, "late": self.late,
+                      "incompatible_publishers": self.incompatible_publishers, **self.counts}
+        values["queued"] = len(self.queue)
+        values["integrate_ms_mean"] = 1000.0 * period["integrate_s"] / period["fused"] if period["fused"] else 0.0
+        values["latency_ms_max"] = 1000.0 * period["max_latency_s"]
+        return values
+
+    def _publish_stats(self) -> None:
+        values = self.stats()
+        lost = sum(v for k, v in values.items() if k in (QUEUE_FULL, LOST_IN_TRANSPORT))
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: depth input", hardware_id="")
+        if values["incompatible_publishers"]:
+            status.level = DiagnosticStatus.ERROR
+        else:
+            status.level = DiagnosticStatus.WARN if lost or values["late"] else DiagnosticStatus.OK
+        status.message = (f"fused {values.get('integrated', 0)} of {values['received']} frames received; "
+                          f"{values.get(QUEUE_FULL, 0)} dropped (queue full), {values.get(LOST_IN_TRANSPORT, 0)} "
+                          f"lost in transport, {values['late']} late")
+        status.values = [KeyValue(key=key, value=f"{value:.1f}" if isinstance(value, float) else str(value))
+                         for key, value in values.items()]
+        self._stats_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
+                                                status=[status]))
+
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        fused = self.volume.frames_integrated
-        self.volume.reset()
-        self._last_stamp = None
+        with self._volume_lock:
+            fused = self.volume.frames_integrated
+            self.volume.reset()
+            self._last_stamp = None
         self._dirty = True
         self._publish_if_changed()  # subscribers see the empty surface at once
         response.success, response.message = True, f"TSDF cleared ({fused} frames were fused)"
@@ -189,11 +291,15 @@ class TSDFNode(Node):
         response.message = "integrating" if self._integrating else "integration paused (the surface is kept)"
         return response
 
+    def destroy_node(self) -> None:
+        self.queue.close()
+        super().destroy_node()
+
 
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = TSDFNode()
-    spin_until_shutdown(node, threads=2)
+    spin_until_shutdown(node, threads=3)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def test_recording_through_camera_and_tsdf_nodes_gives_a_surface_and_reset_empti
 
 def test_every_bad_input_is_skipped_counted_and_the_node_keeps_running(table_depth):
     tsdf = lambda ctx: TSDFNode(context=ctx, parameter_overrides=[  # noqa: E731
-        Parameter("qos", value="reliable"), Parameter("integrate_rate", value=0.0),
+        Parameter("qos", value="reliable"),
         Parameter("publish_rate", value=10.0), Parameter("log_throttle", value=0.0)])
     frame_id = "camera_depth_optical_frame"
     with spinning(tsdf, Listener) as (node, listener):
