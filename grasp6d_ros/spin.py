@@ -1,6 +1,7 @@
 """How our nodes spin: the executables until Ctrl-C or shutdown; the demo and the tests in a background thread."""
 from __future__ import annotations
 
+import signal
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -11,7 +12,11 @@ from rclpy.node import Node
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
-    """Spin ``node`` (``threads`` > 1: a multi-threaded executor, for reentrant callback groups)."""
+    """Spin ``node`` (``threads`` > 1: a multi-threaded executor, for reentrant callback groups).
+
+    Ctrl-C under ``ros2 launch`` delivers SIGINT twice: the terminal's to the whole process group, then the one
+    launch forwards to each node. The second must not interrupt the teardown (a KeyboardInterrupt traceback and
+    exit code -2 instead of a clean 0), so SIGINT is ignored once shutdown has begun."""
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
     try:
@@ -19,6 +24,7 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
