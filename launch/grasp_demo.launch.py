@@ -5,7 +5,8 @@ Try it without hardware: camera:=playback executor:=sim rviz:=false (the shipped
 A node whose package is not installed (rviz2, a camera driver) is reported in one line and left out.
 
 The graph itself (nodes, parameters from config/*.yaml, remaps per camera driver) is plain data in
-grasp6d_ros/launch_description.py, shared with the in-process demo (`make demo`) and tested there.
+grasp6d_ros/launch_description.py, shared with the in-process fallback of `make demo` (test/test_app_launch.py);
+this file is run through the real `ros2 launch` by test/test_app_ros2cli.py.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
