@@ -16,6 +16,11 @@ from launch_ros.actions import Node
 from grasp6d_ros.launch_description import describe, not_installed
 
 
+# Seconds between Ctrl-C and launch's SIGTERM (its default is 5): tsdf_node and detector_node hold Open3D and
+# torch, whose teardown took longer than 5 s on a busy 2-core machine and was then reported as a crash.
+SIGTERM_AFTER = "15"
+
+
 def _nodes(context):
     value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     specs = describe(camera=value("camera"), executor=value("executor"), rviz=value("rviz").lower() == "true",
@@ -27,7 +32,7 @@ def _nodes(context):
         actions.append(LogInfo(msg=missing) if missing else
                        Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace or None,
                             parameters=[s.parameters] if s.parameters else [], remappings=s.remappings,
-                            arguments=s.arguments, output="screen"))
+                            arguments=s.arguments, output="screen", sigterm_timeout=SIGTERM_AFTER))
     return actions
 
 

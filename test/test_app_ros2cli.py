@@ -33,8 +33,11 @@ ECHO = "ros2 topic echo --once /detector_node/grasps"
 EXECUTE = 'ros2 service call /executor_node/execute grasp6d_ros/srv/ExecuteGrasp "{}"'
 PARAM = "ros2 param set /detector_node min_score 0.2"
 README_COMMANDS = [LAUNCH, NODES, DETECT, ECHO, EXECUTE, PARAM]
-# Verbs that take --no-daemon (ros2 service call never uses the daemon).
+# Verbs that take --no-daemon (ros2 service call never uses the daemon). Without the daemon's graph cache
+# they discover the graph themselves, 0.5 s by default: too short on a busy 2-core machine ("Node not found").
 DAEMON_VERBS = {("node", "list"), ("topic", "echo"), ("param", "set"), ("param", "get")}
+NO_DAEMON = ["--no-daemon", "--spin-time", "3"]
+DISCOVERY_MISSES = ("Node not found", "Could not determine the type", "does not appear to be published yet")
 STAGES = {"pregrasp", "approach", "close", "lift", "retreat"}
 FIRST_GRASP_TIMEOUT = 120.0   # s; what a fresh launch takes is printed (time to first grasp)
 
@@ -55,14 +58,19 @@ def ros2_env() -> dict[str, str]:
     return dict(item.split("=", 1) for item in sourced.split("\0") if "=" in item)
 
 
-def typed(command: str, env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """Run a `ros2 ...` command line as typed (plus --no-daemon where the verb takes it)."""
+def typed(command: str, env: dict[str, str], timeout: float = 60.0, attempts: int = 3) -> subprocess.CompletedProcess:
+    """Run a `ros2 ...` command line as typed (plus --no-daemon where the verb takes it); a run that missed
+    the graph (discovery still under way) is repeated, as a user would."""
     args = shlex.split(command)
     assert args[0] == "ros2", command
     args[0] = ros2_command()
     if tuple(args[1:3]) in DAEMON_VERBS:
-        args.insert(3, "--no-daemon")
-    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        args[3:3] = NO_DAEMON
+    for _ in range(attempts):
+        run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if not any(miss in run.stdout + run.stderr for miss in DISCOVERY_MISSES):
+            break
+    return run
 
 
 @dataclass
@@ -102,7 +110,7 @@ def first_grasps(graph: LaunchedGraph, command: str, env: dict[str, str]) -> tup
 
 def echoed_grasps(env: dict[str, str]) -> list[dict]:
     """`ros2 topic echo --once /detector_node/grasps` (latched: the last answer's grasps), parsed as YAML."""
-    run = typed(ECHO, env, timeout=60)
+    run = typed(ECHO, env, timeout=30)
     assert run.returncode == 0, run.stderr[-2000:]
     message = yaml.safe_load(run.stdout.split("\n---")[0])
     return message["grasps"]
