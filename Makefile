@@ -11,9 +11,11 @@ setup:
 test: setup
 	@$(RUN) $(VENV)/bin/python -m pytest -q test
 
-# The whole graph in one process on the shipped recording (config/demo/clutter_table.db3): camera_node ->
-# tsdf_node -> detector_node (models/grasp6d_cpu.pt; the antipodal baseline, said so, while it is absent) ->
-# executor_node (sim). Prints the ranked grasps and the pick; writes demo_out/grasps.png and demo_out/run.mcap.
+# The whole graph on the shipped recording (config/demo/clutter_table.db3), started with
+# `ros2 launch grasp6d_ros grasp_demo.launch.py camera:=playback executor:=sim rviz:=false` where launch is
+# installed, else in one process: camera_node -> tsdf_node -> detector_node (models/grasp6d_cpu.pt; the antipodal
+# baseline, said so, while it is absent) -> executor_node (sim). Prints the ranked grasps and the pick; writes
+# demo_out/grasps.png, demo_out/run.mcap and (launched) demo_out/launch.log.
 demo: setup
 	@$(RUN) $(VENV)/bin/python -m grasp6d_ros.demo --out demo_out
 

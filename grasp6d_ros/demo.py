@@ -1,9 +1,12 @@
-"""`make demo`: the whole grasp graph in one process on the recording shipped in the repo.
+"""`make demo`: the whole grasp graph on the recording shipped in the repo.
 
-camera_node (playback) -> tsdf_node -> detector_node -> executor_node (sim), built from the same node specs as
-grasp_demo.launch.py, spun by one MultiThreadedExecutor; a client node calls /detect_grasps then
-/executor_node/execute; a recorder writes demo_out/run.mcap; the fused cloud with the top grasps goes to
-demo_out/grasps.png and a ranked table to stdout.
+camera_node (playback) -> tsdf_node -> detector_node -> executor_node (sim). Where the ROS 2 launch system is
+installed the graph is started exactly as a user starts it, with
+`ros2 launch grasp6d_ros grasp_demo.launch.py camera:=playback executor:=sim rviz:=false` (its output goes to
+demo_out/launch.log); elsewhere (e.g. a pip-only machine) the same node specs run in this process on one
+MultiThreadedExecutor. Either way a client node calls /detect_grasps then /executor_node/execute; a recorder
+writes demo_out/run.mcap; the fused cloud with the top grasps goes to demo_out/grasps.png and a ranked table to
+stdout.
 """
 from __future__ import annotations
 
@@ -19,8 +22,12 @@ from typing import Any
 from grasp6d_core.draw import save_grasp_picture
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_ros.launch_description import NodeSpec, describe, ros_arguments
+from grasp6d_ros.launch_process import LaunchedGraph, launch_unavailable_reason
 
 TOP_IN_PICTURE = 10
+# The launch arguments of the README's "Try it without hardware" (the in-process runner builds the same graph).
+LAUNCH_ARGUMENTS = ["camera:=playback", "executor:=sim", "rviz:=false"]
+RUNNERS = ("auto", "launch", "in-process")
 
 
 def ranked_table(grasps: GraspGroup, frame: str, limit: int = 20) -> str:
@@ -100,19 +107,64 @@ class DemoError(RuntimeError):
     """The graph did not get as far as an execution; the text says where it stopped."""
 
 
+def choose_runner(runner: str = "auto") -> str:
+    """``launch`` (``ros2 launch``, the user's way) when it can run here, else ``in-process``, said out loud."""
+    if runner not in RUNNERS:
+        raise ValueError(f"runner '{runner}' is not one of {'|'.join(RUNNERS)}")
+    if runner == "in-process":
+        return runner
+    reason = launch_unavailable_reason()
+    if reason is None:
+        return "launch"
+    if runner == "launch":
+        raise DemoError(f"demo: cannot start the graph with ros2 launch: {reason}")
+    print(f"demo: running the nodes in this process, not through ros2 launch: {reason}", flush=True)
+    return "in-process"
+
+
+def parameter_overrides(specs: list[NodeSpec], base: list[NodeSpec]) -> dict[str, dict]:
+    """Per node, the parameters of ``specs`` that differ from ``base`` (what a params_file must carry)."""
+    defaults = {spec.executable: spec.parameters for spec in base}
+    missing = object()
+    overrides = {}
+    for spec in specs:
+        changed = {k: v for k, v in spec.parameters.items() if defaults.get(spec.executable, {}).get(k, missing) != v}
+        if changed:
+            overrides[spec.executable] = changed
+    return overrides
+
+
+def launch_graph(specs: list[NodeSpec], out_dir: Path) -> LaunchedGraph:
+    """Start the demo graph with ``ros2 launch``; parameters the demo changed go in a params file."""
+    import yaml
+    arguments = list(LAUNCH_ARGUMENTS)
+    overrides = parameter_overrides(specs, describe(camera="playback", executor="sim", rviz=False))
+    if overrides:
+        params = out_dir / "params.yaml"
+        params.write_text(yaml.safe_dump({name: {"ros__parameters": values} for name, values in overrides.items()}))
+        arguments.append(f"params_file:={params}")
+    graph = LaunchedGraph(arguments, out_dir / "launch.log")
+    print(f"demo: started `ros2 launch grasp6d_ros grasp_demo.launch.py {' '.join(arguments)}` "
+          f"(output: {graph.log})", flush=True)
+    return graph
+
+
 @dataclass
 class DemoResult:
     detection: Any          # DetectGrasps.Response
     outcome: Any            # ExecuteGrasp.Response
     detector: str           # model | antipodal
     messages: dict[str, int]  # recorded messages per topic
+    runner: str = "in-process"  # launch | in-process
+    launch_exit: int | None = None  # exit code of ros2 launch after its Ctrl-C (launch runner)
 
 
 def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", target_frame: str = "",
-              parameters: dict[str, dict] | None = None) -> DemoResult:
+              parameters: dict[str, dict] | None = None, runner: str = "auto") -> DemoResult:
     """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw,
     execute the best grasp; raise DemoError when a step fails before the execution. ``parameters``: per node
-    name, values over the launch module's (as a params_file would)."""
+    name, values over the launch module's (as a params_file would). ``runner``: how the playback graph is
+    started (:func:`choose_runner`); the sim source always runs in this process (its world lives here)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -146,12 +198,19 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
         detector = choose_detector(specs)
     for spec in specs:
         spec.parameters.update((parameters or {}).get(spec.executable, {}))
+    runner = choose_runner(runner) if source == "playback" else "in-process"
+    out_dir.mkdir(parents=True, exist_ok=True)
     context = Context()
     rclpy.init(context=context)
     recorder = McapRecorder(out_dir / "run.mcap")
     executor = MultiThreadedExecutor(num_threads=4, context=context)
+    graph = None
     try:
-        nodes = create_nodes(specs, context, extra)
+        if runner == "launch":
+            graph = launch_graph(specs, out_dir)
+            nodes = []
+        else:
+            nodes = create_nodes(specs, context, extra)
         client = Node("demo_client", context=context)
         nodes.append(client)
         latest: dict[str, object] = {}
@@ -174,8 +233,10 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             def surface_points() -> int:  # tsdf_node publishes an empty surface before its first frame
                 surface = latest.get("/tsdf_node/surface")
                 return 0 if surface is None else surface.width * surface.height
-            while not surface_points() and time.monotonic() - start < timeout:
+            while not surface_points() and time.monotonic() - start < timeout and (graph is None or graph.running()):
                 time.sleep(0.1)
+            if graph is not None and not graph.running():
+                raise DemoError(f"demo: ros2 launch exited with code {graph.process.returncode} (see {graph.log})")
             if not surface_points():
                 raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
             detect = client.create_client(DetectGrasps, "/detect_grasps")
@@ -189,14 +250,20 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
             print(f"picture: {save_grasp_picture(points, grasps, out_dir / 'grasps.png', TOP_IN_PICTURE)}")
             execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
-            execute.wait_for_service(timeout_sec=10)
+            execute.wait_for_service(timeout_sec=30)
             # one attempt only: a re-sent request would move the arm twice
             outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
             if outcome is None:
                 raise DemoError("demo: /executor_node/execute gave no answer in 60 s")
             print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
-            return DemoResult(answer, outcome, detector, dict(recorder.counts))
+            result = DemoResult(answer, outcome, detector, dict(recorder.counts), runner)
+        if graph is not None:
+            result.launch_exit = graph.interrupt()
+            print(f"demo: ros2 launch stopped with Ctrl-C, exit code {result.launch_exit}", flush=True)
+        return result
     finally:
+        if graph is not None and graph.running():
+            graph.interrupt()
         rclpy.try_shutdown(context=context)
         recorder.close()
         if "executor_node" in extra:
@@ -205,10 +272,10 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
               f"{time.monotonic() - start:.1f} s")
 
 
-def run(out_dir: Path, timeout: float = 150.0, source: str = "playback") -> int:
+def run(out_dir: Path, timeout: float = 150.0, source: str = "playback", runner: str = "auto") -> int:
     """`make demo`: 0 = grasps found and the best one picked, 2 = the pick failed, 1 = the graph failed."""
     try:
-        result = run_graph(out_dir, timeout, source)
+        result = run_graph(out_dir, timeout, source, runner=runner)
     except (DemoError, TimeoutError) as error:
         print(error, file=sys.stderr)
         return 1
@@ -222,9 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=("playback", "sim"), default="playback",
                         help="playback: the shipped RealSense recording through camera_node + tsdf_node; "
                              "sim: a PyBullet scene with the model-free antipodal detector")
+    parser.add_argument("--runner", choices=RUNNERS, default="auto",
+                        help="how the playback graph starts: launch = `ros2 launch grasp6d_ros grasp_demo.launch.py`, "
+                             "in-process = the same nodes in this process; auto = launch where it is installed")
     args = parser.parse_args(argv)
     try:
-        return run(args.out, args.timeout, args.source)
+        return run(args.out, args.timeout, args.source, args.runner)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1

@@ -123,6 +123,22 @@ def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False
     return specs
 
 
+def not_installed(spec: NodeSpec) -> str | None:
+    """One line saying that ``spec``'s package is not installed (the graph then runs without it), else None.
+
+    RViz and the camera drivers are optional on a machine without a display or that camera; our own package
+    is always there when this module runs from an install."""
+    if spec.ours:
+        return None
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    try:
+        get_package_prefix(spec.package)
+    except PackageNotFoundError:
+        return (f"{spec.package} is not installed (no package '{spec.package}' on AMENT_PREFIX_PATH): "
+                f"not starting {spec.name}; the rest of the graph runs without it")
+    return None
+
+
 def ros_arguments(spec: NodeSpec) -> list[str]:
     """``--ros-args`` for an rclpy node created in-process from ``spec`` (remaps; parameters go as overrides)."""
     args = ["--ros-args"]

@@ -1,27 +1,54 @@
 """How our nodes spin: the executables until Ctrl-C or shutdown; the demo and the tests in a background thread."""
 from __future__ import annotations
 
+import signal
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
+from rclpy.signals import (SignalHandlerOptions, get_current_signal_handlers_options, install_signal_handlers,
+                           uninstall_signal_handlers)
+
+RCLError = rclpy_implementation.RCLError
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
-    """Spin ``node`` (``threads`` > 1: a multi-threaded executor, for reentrant callback groups)."""
+    """Spin ``node`` (``threads`` > 1: a multi-threaded executor, for reentrant callback groups).
+
+    Ctrl-C under ``ros2 launch`` delivers SIGINT twice: the terminal's to the whole process group, then the one
+    launch forwards to each node. A KeyboardInterrupt from the second, raised wherever the teardown happens to
+    be, gave a traceback and exit code -2 instead of a clean 0. So SIGINT only shuts rclpy down (its own
+    handler: the context ends, spin returns) and never raises."""
+    _sigint_shuts_down_only()
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        # the signal handler shut the context down while spin was between two waits ("context is not valid")
+        if node.context.ok():
+            raise
     finally:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _sigint_shuts_down_only() -> None:
+    """Keep rclpy's SIGINT handler (it shuts the contexts down and wakes the executor) but let it chain to a
+    no-op instead of Python's default handler, which raises KeyboardInterrupt."""
+    options = get_current_signal_handlers_options()
+    if options in (SignalHandlerOptions.NO, SignalHandlerOptions.SIGTERM):
+        return   # rclpy does not handle SIGINT here: keep Python's KeyboardInterrupt, the only way out
+    uninstall_signal_handlers()
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    install_signal_handlers(options)   # records the no-op as the handler to chain to
 
 
 @contextmanager

@@ -88,7 +88,7 @@ def test_demo_on_the_shipped_recording(tmp_path):
     from grasp6d_ros.demo import run_graph
     # The detector as any robot gets it (GraspNet's gripper only: no Franka-hand filter).
     result = run_graph(tmp_path, timeout=120, target_frame="camera_depth_optical_frame",
-                       parameters={"detector_node": {"hand_filter": ""}})
+                       parameters={"detector_node": {"hand_filter": ""}}, runner="in-process")
     answer = result.detection
     grasps = answer.grasps.grasps
     assert answer.success and answer.grasps.header.frame_id == "camera_depth_optical_frame", answer.message
@@ -111,10 +111,11 @@ def test_demo_on_the_shipped_recording(tmp_path):
 
 
 def test_demo_picks_with_the_franka_hand_filter(tmp_path):
-    """`make demo` as shipped: detector_node keeps the grasps the sim executor's Franka hand can take
-    (hand_filter: panda), and the executed pick lifts an object."""
+    """`make demo`'s graph as shipped: detector_node keeps the grasps the sim executor's Franka hand can take
+    (hand_filter: panda), and the executed pick lifts an object. (In this process; through ros2 launch:
+    test_app_ros2cli.py.)"""
     from grasp6d_ros.demo import run_graph
-    result = run_graph(tmp_path, timeout=120)
+    result = run_graph(tmp_path, timeout=120, runner="in-process")
     assert result.detection.success and len(result.detection.grasps.grasps) >= 1, result.detection.message
     assert result.outcome.success and result.outcome.stage == "lift", result.outcome.message
 
@@ -136,3 +137,29 @@ def test_demo_uses_the_learned_detector_when_its_weights_exist(tmp_path, capsys)
     assert detector.parameters == {**detector.parameters, "detector": "antipodal", "model_frame": ""}
     out = capsys.readouterr().out
     assert f"learned GraspDetector ({weights})" in out and "no trained weights at" in out and "antipodal" in out
+
+
+def test_demo_runs_through_ros2_launch_where_it_is_installed(monkeypatch, capsys):
+    from grasp6d_ros import demo
+    monkeypatch.setattr(demo, "launch_unavailable_reason", lambda: None)
+    assert demo.choose_runner("auto") == "launch" and demo.choose_runner("in-process") == "in-process"
+    monkeypatch.setattr(demo, "launch_unavailable_reason", lambda: "the ROS 2 Python package 'launch' is not installed")
+    assert demo.choose_runner("auto") == "in-process"
+    assert "not through ros2 launch: the ROS 2 Python package 'launch' is not installed" in capsys.readouterr().out
+    with pytest.raises(demo.DemoError, match="cannot start the graph with ros2 launch"):
+        demo.choose_runner("launch")
+    with pytest.raises(ValueError, match="runner 'docker'"):
+        demo.choose_runner("docker")
+
+
+def test_launched_demo_gets_the_demos_parameter_changes_in_a_params_file():
+    """What choose_detector and run_graph(parameters=...) change reaches ros2 launch as params_file values."""
+    from grasp6d_ros.demo import parameter_overrides
+    specs = describe("playback", "sim")
+    base = describe("playback", "sim")
+    assert parameter_overrides(specs, base) == {}
+    by_name = {s.executable: s for s in specs}
+    by_name["detector_node"].parameters.update(detector="antipodal", model_frame="", top_k=by_name["detector_node"].parameters["top_k"])
+    by_name["executor_node"].parameters["new_value"] = 1
+    assert parameter_overrides(specs, base) == {"detector_node": {"detector": "antipodal", "model_frame": ""},
+                                                "executor_node": {"new_value": 1}}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grasp6d_ros.launch_description import describe, load_yaml, node_parameters, ros_arguments
+from grasp6d_ros.launch_description import NodeSpec, describe, load_yaml, node_parameters, not_installed, ros_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -96,3 +96,56 @@ def test_launch_file_declares_the_documented_arguments():
     declared = {node.args[0].value for node in ast.walk(tree)
                 if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"}
     assert declared == {"camera", "executor", "rviz", "params_file", "depth_topic", "info_topic"}
+
+
+def test_playback_keeps_the_recording_available():
+    """Under ros2 launch tsdf_node starts seconds after camera_node: a recording played once is over before
+    anyone listens, so the demo's playback loops like a live camera."""
+    camera = _by_name(describe("playback", "sim"))["camera_node"].parameters
+    assert camera["loop"] is True and camera["source"] == "playback" and 0 < camera["fps"] <= 15
+
+
+def test_a_missing_optional_package_is_one_line():
+    assert not_installed(NodeSpec("grasp6d_ros", "tsdf_node", "tsdf_node")) is None
+    line = not_installed(NodeSpec("no_such_rviz_package", "rviz2", "rviz2"))
+    assert line.startswith("no_such_rviz_package is not installed") and "not starting rviz2" in line
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("second", ["during_teardown", "back_to_back"])
+def test_a_second_ctrl_c_still_exits_cleanly(second):
+    """Ctrl-C under ros2 launch reaches each node twice (the terminal signals the whole process group, then
+    launch forwards its own SIGINT); the second one lands during the teardown or right after the first."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    script = (
+        "import time, rclpy\n"
+        "from rclpy.node import Node\n"
+        "from grasp6d_ros.spin import spin_until_shutdown\n"
+        "class SlowTeardown(Node):\n"
+        "    def destroy_node(self):\n"
+        "        print('tearing down', flush=True); time.sleep(1.5); super().destroy_node()\n"
+        "rclpy.init()\n"
+        "node = SlowTeardown('slow_teardown')\n"
+        "ready = node.create_timer(0.05, lambda: (print('spinning', flush=True), ready.cancel()))\n"
+        "spin_until_shutdown(node)\n"
+        "print('clean exit', flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        lines = []
+        for expected in ("spinning", "tearing down") if second == "during_teardown" else ("spinning",):
+            while expected not in lines:
+                line = process.stdout.readline()
+                assert line, "".join(lines)
+                lines.append(line.strip())
+            os.kill(process.pid, signal.SIGINT)
+        if second == "back_to_back":
+            os.kill(process.pid, signal.SIGINT)
+        out = "\n".join(lines) + process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0 and "clean exit" in out and "Traceback" not in out, out
