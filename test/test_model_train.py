@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from grasp6d_core.cli import main
+from test_model_cli import tiny_config  # noqa: F401  (fixture: the cpu config at 3000 points, 64 seeds)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,16 +29,6 @@ def tiny_root(tmp_path_factory) -> Path:
                  "--objects", "2-2", "--object-ids", "0,1", "--label-points", "128", "--no-text-sdf",
                  "--quiet"]) == 0
     return root
-
-
-@pytest.fixture(scope="module")
-def tiny_config(tmp_path_factory) -> Path:
-    from grasp6d_core.model.config import load_config
-    cfg = load_config("cpu")
-    cfg["seeds"]["num"], cfg["num_points"] = 64, 3000
-    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def _rows(out: Path, split: str) -> list[dict]:
@@ -70,6 +60,14 @@ def test_cache_command_reuses_rebuilds_and_invalidates(tiny_root, tiny_config, t
         rebuilt = ds.light_item(0)
     np.testing.assert_array_equal(rebuilt["points"], fresh["points"])
     assert ds.cache.load(*ds.items[0]) is not None
+    # Augmented batches depend on (seed, epoch, image) only: the same with or without loader workers.
+    from grasp6d_core.model.train_loop import batch_loader
+    aug = GraspNetDataset(tiny_root, scenes=[0], num_points=3000, cache=cache, augment=True)
+    aug.set_epoch(3)
+    inline, workers = (next(iter(batch_loader(aug, 2, [1, 0], w))) for w in (0, 1))
+    for a, b in zip(inline, workers, strict=True):
+        np.testing.assert_array_equal(a["points"], b["points"])
+    assert not np.array_equal(inline[1]["points"], cached["points"])      # augmented, not the cached cloud
     # Another recipe (points per cloud) or code version selects another folder.
     assert GraspNetDataset(tiny_root, scenes=[0], num_points=2000, cache=cache).cache.dir != ds.cache.dir
     import grasp6d_core

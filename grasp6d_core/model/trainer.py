@@ -11,7 +11,7 @@ import torch
 
 from grasp6d_core.model.labels import assign_seed_labels, stack_labels
 from grasp6d_core.model.losses import total_loss
-from grasp6d_core.model.network import GraspNet6D, farthest_point_indices
+from grasp6d_core.model.network import farthest_point_indices
 
 
 def collate(samples: list[dict], device: str | torch.device = "cpu") -> dict:
