@@ -149,3 +149,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_root, tiny_config, tmp
     assert main(["train", "--steps", str(saved + 1), "--resume"] + common) == 0
     # Rows logged after the last checkpoint of the killed run are dropped, so every step appears once.
     assert [r["step"] for r in _rows(out, "train")] == list(range(1, saved + 2))
+
+
+def test_bench_train_reports_both_paths_on_the_same_images(tiny_root, tiny_config, capsys):
+    """The README's `grasp6d bench train --json` on a tiny root (the speed target is checked on the full config
+    by running the bench, not here): both rates, their ratio, peak RSS and the settings."""
+    assert main(["bench", "train", "--json", "--data", str(tiny_root), "--config", str(tiny_config), "--samples", "2",
+                 "--rounds", "1", "--batch-size", "2", "--workers", "0", "--threads", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["speedup"] == pytest.approx(figures["samples_per_s"] / figures["baseline_samples_per_s"], rel=0.02)
+    assert figures["peak_rss_mb"] > 100 and figures["settings"]["images"] == 2
+    assert figures["settings"]["batch_size"] == 2 and figures["settings"]["num_points"] == 3000
