@@ -160,3 +160,14 @@ def test_bench_train_reports_both_paths_on_the_same_images(tiny_root, tiny_confi
     assert figures["speedup"] == pytest.approx(figures["samples_per_s"] / figures["baseline_samples_per_s"], rel=0.02)
     assert figures["peak_rss_mb"] > 100 and figures["settings"]["images"] == 2
     assert figures["settings"]["batch_size"] == 2 and figures["settings"]["num_points"] == 3000
+
+
+def test_amp_config_is_ignored_on_cpu_with_a_log_line(tiny_root, tiny_config, tmp_path, capsys):
+    import yaml
+    cfg = yaml.safe_load(tiny_config.read_text())
+    cfg["amp"] = True
+    (tmp_path / "amp.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["train", "--config", str(tmp_path / "amp.yaml"), "--data", str(tiny_root), "--out", str(tmp_path / "run"),
+                 "--train-scenes", "0", "--val-scenes", "", "--steps", "1", "--workers", "0", "--threads", "1",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "amp: true ignored on CPU" in capsys.readouterr().err
