@@ -143,6 +143,48 @@ def test_loader_reads_it_back(root, mode):
     assert batch[0]["points"].shape == (4000, 3)
 
 
+def _label_gap(sample) -> float:
+    """Median distance from an object's cloud points to its nearest label grasp point (camera frame)."""
+    from scipy.spatial import cKDTree
+    gaps = [cKDTree(lp).query(sample["points"][sample["point_obj"] == k])[0]
+            for k, lp in enumerate(sample["label_points_cam"])]
+    return float(np.median(np.concatenate(gaps)))
+
+
+def test_augmentation_keeps_the_labels_on_the_points(root):
+    """The table-normal rotation and point dropout move points, normals and poses together: the object points
+    stay on the posed models and the label grasp points stay on the object points, in every epoch; rotating
+    the points without the poses (the failure this guards against) breaks both checks."""
+    from grasp6d_core.data.loader import GraspNetDataset, axis_rotation
+    from grasp6d_core.model.labels import assign_seed_labels
+    from grasp6d_core.evaluation.dumps import fibonacci_views
+    plain = GraspNetDataset(root, "realsense", "train", num_points=4000)[1]
+    aug = GraspNetDataset(root, "realsense", "train", num_points=4000, augment=True)
+    seeds = np.flatnonzero(plain["point_obj"] >= 0)
+    valid_plain = assign_seed_labels(plain["points"][seeds], plain["point_obj"][seeds], plain["objects"],
+                                     plain["poses"], fibonacci_views())["valid"].mean()
+    for epoch in (0, 1):
+        aug.set_epoch(epoch)
+        s = aug[1]
+        R = s["augmentation"][:3, :3]
+        angle = np.degrees(np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1)))
+        assert 0.1 < angle <= 30.0
+        np.testing.assert_allclose(R @ plain["table_normal"], plain["table_normal"], atol=1e-6)  # about the normal
+        assert len(np.unique(s["points"], axis=0)) < len(s["points"])          # dropout refilled by repeats
+        assert _surface_error(s, root) < _surface_error(plain, root) + 0.0005   # ~0.5 mm, as without augmentation
+        assert _label_gap(s) < _label_gap(plain) + 0.001
+        idx = np.flatnonzero(s["point_obj"] >= 0)
+        valid = assign_seed_labels(s["points"][idx], s["point_obj"][idx], s["objects"], s["poses"],
+                                   fibonacci_views())["valid"].mean()
+        assert valid > valid_plain - 0.03                                      # seeds still find their labels
+    # A points-only rotation by 30° about the same axis (poses and labels left behind) fails both checks.
+    R = axis_rotation(plain["table_normal"], np.radians(30.0))
+    centre = plain["points"][plain["point_obj"] >= 0].mean(0)
+    broken = dict(plain, points=((plain["points"] - centre) @ R.T + centre).astype(np.float32))
+    assert _surface_error(broken, root) > 5 * _surface_error(plain, root)
+    assert _label_gap(broken) > _label_gap(plain) + 0.002
+
+
 def test_evaluator_reads_it(root):
     from grasp6d_core.evaluation.dumps import oracle_grasps
     from grasp6d_core.evaluation.scene_io import load_image_truth

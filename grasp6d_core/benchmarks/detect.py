@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> dict:
     det.num_points = args.points
     scene = render_scene(seed=0, num_points=args.points)
     pts = scene["points"]
-    from grasp6d_core.model.dataset import estimate_normals
+    from grasp6d_core.model.normals import estimate_normals
     normals = estimate_normals(pts)
     det.detect(pts, normals)  # warm-up (allocations, spconv tuning)
     runs = []

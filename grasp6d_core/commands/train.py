@@ -16,11 +16,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="optimiser steps (default 1000)")
     length.add_argument("--epochs", type=float, default=None, help="passes over the training images")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="clouds per optimiser step over all processes (one sparse tensor per forward)")
+    parser.add_argument("--micro-batch", type=int, default=None,
+                        help="clouds per forward (gradients accumulated; default: the whole per-process batch)")
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes (0 = load in the loop)")
+    parser.add_argument("--prefetch", type=int, default=2, help="batches each worker loads ahead")
+    parser.add_argument("--cache-dir", default=None,
+                        help="preprocessing cache folder (default DATA/.grasp6d_cache; filled on first use)")
+    parser.add_argument("--no-cache", action="store_true", help="preprocess every image from its PNGs each time")
+    parser.add_argument("--no-augment", action="store_true", help="train without the loader's augmentation")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (also set on --resume)")
     parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (per process)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-every", type=int, default=200, help="steps between validations")
     parser.add_argument("--val-images", type=int, default=8, help="validation images per validation")

@@ -1,29 +1,47 @@
-"""``GraspNetDataset``: samples of a GraspNet-1Billion-format root (real or synthetic) for training and tests.
+"""``GraspNetDataset``: samples of a GraspNet-1Billion-format root (real or synthetic) — the one dataset that
+training, the prior stage, the benchmarks and the tests read.
 
-- ``mode='single'``: one image = one sample, built by the model's :class:`GraspSceneDataset` (camera-frame
-  cloud with normals, per-point object index / objectness, graspness from the labels, object labels with the
-  scene's collision labels, poses camera <- object).
+- ``mode='single'``: one image = one sample: depth -> camera-frame cloud, cropped to the objects' box +
+  ``WORKSPACE_MARGIN`` (as GSNet crops), ``num_points`` sampled (a fixed draw per image and ``seed``, so the
+  preprocessing can be cached), normals estimated (oriented to the camera), per-point object index and
+  objectness from the label image, graspness from the labels (share of a point's good grasps, min-max
+  normalised per image), and the objects' labels + SDFs + poses (camera <- object) for the losses.
 - ``mode='fused'``: one scene = one sample: every view's depth fused in a TSDF
   (:class:`grasp6d_core.sensing.tsdf.TSDFVolume`, table frame), its surface sampled to ``num_points`` points with
   TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps ann 0); points take the
   object whose model points (``nontextured.ply``) lie within ``FUSED_SEG_RADIUS``.
-- ``augment=True``: a random rotation about the camera x axis (±30°, as GSNet) and z (±15°), applied to
-  points, normals and object poses (no mirror flip: it would make the poses improper).
+- ``augment=True`` (see :func:`augment_sample`): a rotation about the table normal through the objects' centre
+  (±``AUGMENT_ROTATION_DEG``), applied to points, normals and poses, and point dropout (up to
+  ``AUGMENT_DROPOUT`` of the points, refilled by repeats so every cloud keeps ``num_points``). Labels stay in
+  the object frame and follow the poses, so they still match the points. No mirror flip (a mirrored object
+  needs an improper pose and mirrored labels the label files do not hold) and no scale jitter (grasp widths,
+  depths and SDFs are metric: a rescaled object would need rescaled labels).
+- ``cache=DIR``: single-mode preprocessing (the deterministic part above) is read from / written to a
+  :class:`grasp6d_core.data.cache.SampleCache`; augmentation runs after it.
+
+Randomness is a function of (``seed``, epoch, image) — :meth:`GraspNetDataset.set_epoch` — never of the
+process that loads it, so DataLoader workers and DDP ranks give reproducible runs.
 
 Works on a real GraspNet-1Billion root: it needs only depth, label, meta, camK, object_id_list, grasp_label
-(and, for fused mode, camera_poses / cam0_wrt_table and models); collision labels and SDFs are used when present.
-Any unreadable file raises :class:`DataFileError` naming it. Batch with ``DataLoader(ds, collate_fn=list)`` or
-the trainer's ``collate``.
+(and, for fused mode or augmentation, camera_poses / cam0_wrt_table; models for fused); collision labels and
+SDFs are used when present. Any unreadable file raises :class:`DataFileError` naming it.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.model.labels import SEED_LABEL_RADIUS, ObjectLabels
+
 SPLITS = {"train": range(0, 100), "seen": range(100, 130), "similar": range(130, 160), "novel": range(160, 190),
           "test": range(100, 190)}
 FUSED_SEG_RADIUS = 0.008
+WORKSPACE_MARGIN = 0.05
+AUGMENT_ROTATION_DEG = 30.0
+AUGMENT_DROPOUT = 0.2
+PER_POINT = ("points", "normals", "point_obj", "objectness", "graspness")
 
 
 class DataFileError(ValueError):
@@ -68,12 +86,38 @@ def check_file(path: Path) -> None:
         raise DataFileError(path, f"unreadable ({type(e).__name__}: {e})") from e
 
 
-def _rotation(axis: int, angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = [k for k in range(3) if k != axis]
-    R = np.eye(3)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
+def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """3×3 rotation by ``angle`` about the unit ``axis`` (Rodrigues)."""
+    k = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def augment_sample(sample: dict, rng: np.random.Generator) -> dict:
+    """Table-normal rotation + point dropout (module doc) of a sample with ``table_normal``; returns a copy
+    with ``augmentation`` = the 4×4 transform applied to the camera-frame geometry."""
+    normal = np.asarray(sample["table_normal"], np.float64)
+    if not np.all(np.isfinite(normal)):
+        raise ValueError(f"scene {sample['scene']}: augmentation needs the table normal "
+                         "(camera_poses.npy and cam0_wrt_table.npy)")
+    on = sample["objectness"] == 1
+    centre = sample["points"][on].mean(0) if on.any() else sample["points"].mean(0)
+    R = axis_rotation(normal, np.radians(rng.uniform(-AUGMENT_ROTATION_DEG, AUGMENT_ROTATION_DEG)))
+    A = np.eye(4)
+    A[:3, :3], A[:3, 3] = R, centre - R @ centre
+    out = dict(sample)
+    out["points"] = (sample["points"] @ R.T + A[:3, 3]).astype(np.float32)
+    out["normals"] = (sample["normals"] @ R.T).astype(np.float32)
+    out["poses"] = np.einsum("ij,kjl->kil", A, np.asarray(sample["poses"], np.float64))
+    out["table_normal"] = (R @ normal).astype(np.float32)
+    n = len(out["points"])
+    kept = np.flatnonzero(rng.random(n) >= rng.uniform(0.0, AUGMENT_DROPOUT))
+    if 0 < len(kept) < n:
+        pick = np.concatenate([kept, rng.choice(kept, n - len(kept))])
+        for key in PER_POINT:
+            out[key] = out[key][pick]
+    out["augmentation"] = A
+    return out
 
 
 class GraspNetDataset:
@@ -81,26 +125,89 @@ class GraspNetDataset:
 
     def __init__(self, root: str | Path, camera: str = "realsense", split: str = "train", mode: str = "single",
                  augment: bool = False, num_points: int = 20000, scenes=None, anns=None, seed: int = 0,
-                 voxel_size: float = 0.005):
-        from grasp6d_core.model.dataset import GraspSceneDataset
+                 voxel_size: float = 0.005, cache: str | Path | None = None):
         if mode not in ("single", "fused"):
             raise ValueError(f"mode must be 'single' or 'fused', got {mode!r}")
         if scenes is None and split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: choose from {sorted(SPLITS)}")
         self.root, self.camera, self.mode, self.augment = Path(root), camera, mode, augment
-        self.num_points, self.voxel_size = int(num_points), float(voxel_size)
+        self.num_points, self.voxel_size, self.seed, self.epoch = int(num_points), float(voxel_size), int(seed), 0
         if not (self.root / "scenes").is_dir():
             raise FileNotFoundError(f"{self.root / 'scenes'}: missing (expected a GraspNet-format root)")
         wanted = list(SPLITS[split] if scenes is None else scenes)
         present = [s for s in wanted if (self.root / "scenes" / f"scene_{s:04d}" / camera / "depth").is_dir()]
         if not present:
             raise FileNotFoundError(f"no scenes of {wanted[0]}–{wanted[-1]} with {camera} depth under {self.root}")
-        self.base = GraspSceneDataset(self.root, present, camera, anns=anns, num_points=num_points, seed=seed)
         self.scenes = present
-        self.rng = np.random.default_rng(seed + 7)
+        self.items = []
+        for s in present:
+            depth_dir = self.root / "scenes" / f"scene_{s:04d}" / camera / "depth"
+            self.items += [(s, a) for a in sorted(int(p.stem) for p in depth_dir.glob("*.png"))
+                           if anns is None or a in anns]
+        if not self.items:
+            raise ValueError(f"no images for scenes {present} / camera {camera} under {self.root}")
+        self.cache = None
+        if cache is not None and mode == "single":
+            from grasp6d_core.data.cache import SampleCache
+            self.cache = SampleCache(cache, self.root, camera, self.num_points, self.seed)
 
     def __len__(self) -> int:
-        return len(self.base) if self.mode == "single" else len(self.scenes)
+        return len(self.items) if self.mode == "single" else len(self.scenes)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augmentation draws depend on the epoch (the point sample of an image does not)."""
+        self.epoch = int(epoch)
+
+    def _rng(self, purpose: int, scene: int, ann: int, epoch: int = 0) -> np.random.Generator:
+        return np.random.default_rng([self.seed, purpose, scene, ann, epoch])
+
+    # ------------------------------------------------------------------------------------------ labels
+    @functools.lru_cache(maxsize=256)
+    def _object(self, oid: int) -> tuple:
+        from grasp6d_core.data.sdf import ObjectSDF
+        path = self.root / "grasp_label" / f"{oid:03d}_labels.npz"
+        if not path.is_file():
+            raise DataFileError(path, "missing (grasp labels of object %d)" % oid)
+        with np.load(path) as z:
+            mu, widths, points = z["scores"].astype(np.float16), z["offsets"][..., 2].astype(np.float16), z["points"]
+        sdf_path = self.root / "models" / f"{oid:03d}" / "sdf.npz"
+        sdf = ObjectSDF.load(sdf_path) if sdf_path.is_file() else None
+        return points.astype(np.float32), mu, widths, sdf
+
+    @functools.lru_cache(maxsize=512)
+    def _collisions(self, scene: int) -> list:
+        # Collision labels stay in RAM as packed bits (8× smaller), unpacked per object when asked.
+        path = self.root / "collision_label" / f"scene_{scene:04d}" / "collision_labels.npz"
+        if not path.is_file():
+            return []
+        with np.load(path) as z:
+            return [(np.packbits(z[f"arr_{i}"]), z[f"arr_{i}"].shape) for i in range(len(z.files))]
+
+    @functools.lru_cache(maxsize=512)
+    def _object_order(self, scene: int) -> tuple:
+        path = self.root / "scenes" / f"scene_{scene:04d}" / "object_id_list.txt"
+        return tuple(int(v) for v in path.read_text().split())
+
+    def object_labels(self, scene: int, oid: int, order=None) -> ObjectLabels:
+        points, mu, widths, sdf = self._object(int(oid))
+        order = list(order if order is not None else self._object_order(scene))
+        coll = self._collisions(scene)
+        collision = None
+        if coll:
+            bits, shape = coll[order.index(int(oid))]
+            collision = np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
+        return ObjectLabels(points, mu, widths, collision, sdf)
+
+    def attach_objects(self, sample: dict) -> dict:
+        """Add ``objects`` (ObjectLabels per ``object_ids`` entry) and ``label_points_cam`` to a light sample.
+        Training workers ship light samples and the main process attaches the (large, cached) labels."""
+        sample = dict(sample)
+        sample["objects"] = [self.object_labels(int(sample["scene"]), int(o)) for o in sample["object_ids"]]
+        # labels in the camera frame: label points moved by the poses; a label grasp (v, a) of object k has
+        # rotation poses[k][:3, :3] @ labels.label_rotations(views)[v, a] (approach −view)
+        sample["label_points_cam"] = [(o.points @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+                                      for o, T in zip(sample["objects"], sample["poses"])]
+        return sample
 
     # ------------------------------------------------------------------------------------------ files
     def image_files(self, scene: int, ann: int) -> list[Path]:
@@ -133,19 +240,81 @@ class GraspNetDataset:
 
     # ------------------------------------------------------------------------------------------ samples
     def __getitem__(self, i: int) -> dict:
-        if self.mode == "single":
-            scene, ann = self.base.items[i]
-            sample = self._guarded(lambda: self.base[i], lambda: self.image_files(scene, ann))
-            sample["mode"] = "single"
-        else:
+        if self.mode == "fused":
             scene = self.scenes[i]
             sample = self._guarded(lambda: self._fused(scene), lambda: self._fused_files(scene))
-        sample = self._augment(sample) if self.augment else sample
-        # labels in the camera frame: label points moved by the poses; a label grasp (v, a) of object k has
-        # rotation poses[k][:3, :3] @ labels.label_rotations(views)[v, a] (approach −view, DESIGN §4)
-        sample["label_points_cam"] = [(o.points @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
-                                      for o, T in zip(sample["objects"], sample["poses"])]
+            if self.augment:
+                sample = augment_sample(sample, self._rng(1, scene, 0, self.epoch))
+            return self.attach_objects(sample)
+        sample = self.attach_objects(self.light_item(i))
+        sample["mode"] = "single"
         return sample
+
+    def light_item(self, i: int) -> dict:
+        """Sample ``i`` (single mode) without the object labels: the per-image arrays, ``object_ids`` and
+        ``poses`` — cached when a cache is set, augmented when ``augment``."""
+        scene, ann = self.items[i]
+        sample = self.cache.load(scene, ann) if self.cache is not None else None
+        if sample is None:
+            sample = self._guarded(lambda: self.preprocess(scene, ann), lambda: self.image_files(scene, ann))
+            if self.cache is not None:
+                self.cache.save(scene, ann, sample)
+        if self.augment:
+            sample = augment_sample(sample, self._rng(1, scene, ann, self.epoch))
+        return sample
+
+    def table_normal(self, scene: int, ann: int) -> np.ndarray:
+        """The table's up direction in camera ``ann``'s frame (NaN when the root has no camera poses)."""
+        cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
+        if not ((cdir / "camera_poses.npy").is_file() and (cdir / "cam0_wrt_table.npy").is_file()):
+            return np.full(3, np.nan, np.float32)
+        table_from_cam = np.load(cdir / "cam0_wrt_table.npy") @ np.load(cdir / "camera_poses.npy")[ann]
+        return (table_from_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])).astype(np.float32)
+
+    def preprocess(self, scene: int, ann: int) -> dict:
+        """The deterministic, expensive part of a single-view sample (what the cache stores)."""
+        import scipy.io
+        from PIL import Image
+        from scipy.spatial import cKDTree
+        from grasp6d_core.camera import CameraIntrinsics
+        from grasp6d_core.model.normals import estimate_normals
+        sdir = self.root / "scenes" / f"scene_{scene:04d}"
+        cdir = sdir / self.camera
+        meta = scipy.io.loadmat(cdir / "meta" / f"{ann:04d}.mat")
+        depth = np.asarray(Image.open(cdir / "depth" / f"{ann:04d}.png"), np.float32) / float(np.ravel(meta.get("factor_depth", [[1000.0]]))[0])
+        label = np.asarray(Image.open(cdir / "label" / f"{ann:04d}.png")).astype(np.int64)
+        intr = CameraIntrinsics.from_matrix(np.load(cdir / "camK.npy"), depth.shape[1], depth.shape[0])
+        cloud = intr.depth_to_points(depth, organized=True)
+        valid = np.isfinite(cloud[..., 2])
+        points, seg = cloud[valid], label[valid]
+        if (seg > 0).any():  # workspace: the objects' box + WORKSPACE_MARGIN (as GSNet crops), not the whole table
+            lo, hi = points[seg > 0].min(0) - WORKSPACE_MARGIN, points[seg > 0].max(0) + WORKSPACE_MARGIN
+            keep = np.all((points >= lo) & (points <= hi), axis=1)
+            points, seg = points[keep], seg[keep]
+        rng = self._rng(0, scene, ann)
+        pick = rng.choice(len(points), self.num_points, replace=len(points) < self.num_points)
+        points, seg = points[pick].astype(np.float32), seg[pick]
+        ids = np.ravel(meta["cls_indexes"]).astype(np.int64) - 1
+        poses = np.tile(np.eye(4), (len(ids), 1, 1))
+        poses[:, :3, :] = np.moveaxis(np.asarray(meta["poses"]).reshape(3, 4, -1), 2, 0)
+        point_obj = np.full(len(points), -1, np.int64)
+        for k, oid in enumerate(ids):
+            point_obj[seg == oid + 1] = k
+        graspness = np.zeros(len(points), np.float32)
+        for k, (oid, pose) in enumerate(zip(ids, poses)):
+            sel = np.flatnonzero(point_obj == k)
+            if len(sel) == 0:
+                continue
+            obj = self.object_labels(scene, int(oid))
+            dist, near = cKDTree(obj.points @ pose[:3, :3].T + pose[:3, 3]).query(points[sel])
+            graspness[sel] = np.where(dist <= 2 * SEED_LABEL_RADIUS, obj.graspness()[near], 0.0)
+        on = point_obj >= 0
+        if on.any():
+            lo, hi = graspness[on].min(), graspness[on].max()
+            graspness[on] = (graspness[on] - lo) / max(hi - lo, 1e-9)
+        return {"points": points, "normals": estimate_normals(points), "point_obj": point_obj,
+                "objectness": on.astype(np.int64), "graspness": graspness, "poses": poses, "object_ids": ids,
+                "table_normal": self.table_normal(scene, ann), "scene": scene, "ann": ann}
 
     def _fused_files(self, scene: int) -> list[Path]:
         cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
@@ -173,13 +342,13 @@ class GraspNetDataset:
             depth = np.asarray(Image.open(cdir / "depth" / f"{ann:04d}.png"), np.float32) / 1000.0  # GraspNet: mm
             intr = intr or CameraIntrinsics.from_matrix(K, depth.shape[1], depth.shape[0])
             volume.integrate_depth(depth, intr, align @ cam_poses[ann])
-        pts, nrm = volume.surface(self.num_points, seed=int(self.rng.integers(1 << 31)))
+        pts, nrm = volume.surface(self.num_points, seed=int(self._rng(0, scene, 0).integers(1 << 31)))
         cam0 = np.linalg.inv(align @ cam_poses[anns[0]])
         points = (pts @ cam0[:3, :3].T + cam0[:3, 3]).astype(np.float32)
         normals = (nrm @ cam0[:3, :3].T).astype(np.float32)
         ids, poses = load_meta(self.root, scene, self.camera, anns[0])
         order = [int(v) for v in (self.root / "scenes" / f"scene_{scene:04d}" / "object_id_list.txt").read_text().split()]
-        objects = [self.base.object_labels(scene, int(o), order) for o in ids]
+        objects = [self.object_labels(scene, int(o), order) for o in ids]
         point_obj = np.full(len(points), -1, np.int64)
         best = np.full(len(points), np.inf)
         graspness = np.zeros(len(points), np.float32)
@@ -199,15 +368,5 @@ class GraspNetDataset:
             graspness[on] = (graspness[on] - lo) / max(hi - lo, 1e-9)
         return {"points": points, "normals": normals, "point_obj": point_obj, "objectness": on.astype(np.int64),
                 "graspness": graspness, "objects": objects, "poses": poses, "scene": scene, "ann": anns[0],
-                "mode": "fused", "views_fused": len(anns)}
-
-    def _augment(self, sample: dict) -> dict:
-        A = _rotation(0, self.rng.uniform(-np.pi / 6, np.pi / 6)) @ _rotation(2, self.rng.uniform(-np.pi / 12, np.pi / 12))
-        sample = dict(sample)
-        sample["points"] = (sample["points"] @ A.T).astype(np.float32)
-        sample["normals"] = (sample["normals"] @ A.T).astype(np.float32)
-        poses = np.array(sample["poses"], dtype=np.float64, copy=True)
-        poses[:, :3, :] = np.einsum("ij,kjl->kil", A, poses[:, :3, :])
-        sample["poses"] = poses
-        sample["augmentation"] = A
-        return sample
+                "mode": "fused", "views_fused": len(anns), "object_ids": np.asarray(ids, np.int64),
+                "table_normal": self.table_normal(scene, anns[0])}

@@ -79,7 +79,7 @@ def labelled_sample(scene: dict, rng: np.random.Generator, label_points: int = 2
     benchmarks and optimisation tests; not for learning anything about grasps). Object points = scene points
     within 3 mm of an object's surface."""
     from grasp6d_core.data.sdf import ObjectSDF
-    from grasp6d_core.model.dataset import estimate_normals
+    from grasp6d_core.model.normals import estimate_normals
     from grasp6d_core.model.labels import ObjectLabels
     pts = scene["points"]
     objects, point_obj = [], np.full(len(pts), -1)

@@ -88,7 +88,7 @@ class GraspDetector:
         pick = rng.choice(len(points), self.num_points, replace=len(points) < self.num_points)
         sampled = points[pick]
         if normals is None:
-            from grasp6d_core.model.dataset import estimate_normals
+            from grasp6d_core.model.normals import estimate_normals
             return sampled, estimate_normals(sampled)
         n = normals[keep][pick]
         return sampled, n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)

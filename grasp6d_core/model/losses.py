@@ -33,12 +33,33 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def _sample_slice(end: dict, batch: dict, labels: dict, b: int) -> tuple[dict, dict, dict]:
+    """Cloud ``b`` of a batch as a batch of one (template approaches are shared, not per cloud)."""
+    one = lambda d: {k: (v[b:b + 1] if k != "template_approaches" else v) for k, v in d.items()}
+    return one(end), one({k: batch[k] for k in ("objectness", "graspness", "objects", "poses")}), one(labels)
+
+
 def total_loss(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Tensor,
                measure_r: bool = False) -> tuple[torch.Tensor, dict]:
-    """The weighted sum and its terms (floats) for logging. ``batch``: objectness (B,N) long, graspness
-    (B,N), and per cloud ``objects``/``poses`` for R; ``labels``: :func:`labels.stack_labels` output.
-    ``measure_r``: report R even when φ = 0 (not added to the loss), so a model trained without R can be
-    compared on how physically plausible its grasps are."""
+    """The weighted sum and its terms (floats) for logging, each term computed per cloud and averaged over the
+    batch (so a cloud weighs the same whatever its number of object points or valid seeds, and B clouds give
+    the mean of their batch-of-one losses). ``batch``: objectness (B,N) long, graspness (B,N), and per cloud
+    ``objects``/``poses`` for R; ``labels``: :func:`labels.stack_labels` output. ``measure_r``: report R even
+    when φ = 0 (not added to the loss), so a model trained without R can be compared on how physically
+    plausible its grasps are."""
+    per_cloud = [cloud_terms(*_sample_slice(end, batch, labels, b), cfg, depths, measure_r)
+                 for b in range(batch["objectness"].shape[0])]
+    terms = {k: torch.stack([t[k] for t in per_cloud]).mean() for k in per_cloud[0]}
+    lc = cfg["loss"]
+    total = terms["Lo"] + terms["Lgs"] + terms["La"] + float(lc["beta"]) * (terms["Lr"] + terms["Lw"] + terms["Ls"])
+    if float(lc["phi"]) > 0 and "R" in terms:
+        total = total + float(lc["phi"]) * terms["R"]
+    return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def cloud_terms(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Tensor,
+                measure_r: bool = False) -> dict:
+    """The loss terms (tensors) of one cloud (a batch of one)."""
     lc = cfg["loss"]
     terms = {}
     obj_t = batch["objectness"]
@@ -62,10 +83,7 @@ def total_loss(end: dict, batch: dict, labels: dict, cfg: dict, depths: torch.Te
     phi = float(lc["phi"])
     if (phi > 0 or measure_r) and cfg["approach"]["mode"] == "regress":
         terms["R"] = regularizer_term(end, batch, labels, depths)
-    total = terms["Lo"] + terms["Lgs"] + terms["La"] + float(lc["beta"]) * (terms["Lr"] + terms["Lw"] + terms["Ls"])
-    if phi > 0 and "R" in terms:
-        total = total + phi * terms["R"]
-    return total, {k: float(v.detach()) for k, v in terms.items()}
+    return terms
 
 
 def regularizer_term(end: dict, batch: dict, labels: dict, depths: torch.Tensor) -> torch.Tensor:

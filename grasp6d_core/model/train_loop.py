@@ -1,10 +1,11 @@
-"""The training loop behind ``grasp6d train``: tqdm bar with loss terms, TensorBoard scalars, log.jsonl,
-periodic validation, checkpoints (weights + config + version + data recipe), --resume, deterministic seed."""
+"""The training loop behind ``grasp6d train``: GraspNetDataset (augmented, cached preprocessing) through
+DataLoader workers, B clouds per step in one sparse tensor, single process or DistributedDataParallel under
+torchrun (rank 0 alone writes the tqdm bar, TensorBoard scalars, log.jsonl, validation and checkpoints),
+--resume across world sizes, a data order that depends only on (seed, step)."""
 from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,34 +31,103 @@ def data_recipe(root: Path, train_scenes: list[int], val_scenes: list[int], came
     return recipe
 
 
-def train(args) -> None:
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
+def make_sampler(dataset, rank: int, world: int, seed: int, skip: int):
+    """A DistributedSampler (shuffled by seed + epoch) that skips its first ``skip`` indices once — the part of
+    the epoch a resumed run has already trained on. Rank r takes global positions r, r+W, ..., so a global batch
+    of B clouds (B/W per rank) holds the same images for any world size W: --resume works across world sizes."""
+    from torch.utils.data import DistributedSampler
 
+    class _Sampler(DistributedSampler):
+        def __init__(self):
+            super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+            self.skip = skip
+
+        def __iter__(self):
+            indices = list(super().__iter__())[self.skip:]
+            self.skip = 0
+            return iter(indices)
+
+    return _Sampler()
+
+
+def _worker_init(_worker_id: int) -> None:
+    # The loader's numpy/Open3D work is single-threaded by design; torch threads in workers would only
+    # compete with the training process for the cores.
+    torch.set_num_threads(1)
+
+
+def batch_loader(dataset, batch: int, sampler, workers: int, prefetch: int = 2) -> "torch.utils.data.DataLoader":
+    """Lists of ``batch`` light samples of ``dataset`` in ``sampler`` order, loaded by ``workers`` processes
+    (0 = in the calling process) that each keep ``prefetch`` batches ready while the model trains."""
+    return torch.utils.data.DataLoader(_LightView(dataset), batch_size=batch, sampler=sampler, collate_fn=list,
+                                       num_workers=workers, worker_init_fn=_worker_init if workers else None,
+                                       drop_last=True, prefetch_factor=prefetch if workers else None)
+
+
+def _replica_hash(model: torch.nn.Module) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for p in model.parameters():
+        h.update(p.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log rows after ``step`` (written after the checkpoint a killed run resumes from)."""
+    if path.is_file():
+        rows = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+
+
+def train(args) -> None:
+    """``grasp6d train`` (stage network), one process or one torchrun rank."""
+    from grasp6d_core.model.distributed import Distributed
+    dist = Distributed.from_env(args.device)
+    try:
+        _train(args, dist)
+    finally:
+        dist.close()
+
+
+def _train(args, dist) -> None:
+    import itertools
+
+    from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.checkpoint import load_into, read_checkpoint, save_checkpoint
     from grasp6d_core.model.config import load_config
-    from grasp6d_core.model.dataset import GraspSceneDataset
     from grasp6d_core.model.network import GraspNet6D
     from grasp6d_core.model.trainer import collate, train_step, validation_terms
 
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda but torch sees no CUDA device")
     cfg = load_config(args.config)
     root, out = Path(args.data), Path(args.out)
     train_ids = existing_scenes(root, parse_ids(args.train_scenes), args.camera)
     val_ids = existing_scenes(root, parse_ids(args.val_scenes), args.camera)
     if not train_ids:
         raise FileNotFoundError(f"--data {root}: none of scenes {args.train_scenes} exist for camera {args.camera}")
+    batch, micro = args.batch_size, args.micro_batch or args.batch_size
+    if batch % dist.world:
+        raise ValueError(f"--batch-size {batch} must be a multiple of the number of processes ({dist.world})")
+    local = batch // dist.world
+    micro = min(micro, local)
+    if local % micro:
+        raise ValueError(f"--micro-batch {micro} must divide the per-process batch {local}")
     num_points = args.num_points or int(cfg["num_points"])
-    train_set = GraspSceneDataset(root, train_ids, args.camera, num_points=num_points, seed=args.seed)
-    val_set = GraspSceneDataset(root, val_ids, args.camera, num_points=num_points, seed=args.seed + 1) if val_ids else None
-    model = GraspNet6D(cfg).to(args.device)
+    cache = None if args.no_cache else (args.cache_dir or root / ".grasp6d_cache")
+    train_set = GraspNetDataset(root, args.camera, scenes=train_ids, num_points=num_points, seed=args.seed,
+                                augment=not args.no_augment, cache=cache)
+    val_set = GraspNetDataset(root, args.camera, scenes=val_ids, num_points=num_points, seed=args.seed + 1,
+                              cache=cache) if val_ids else None
+    if len(train_set) < batch:
+        raise ValueError(f"--batch-size {batch} exceeds the {len(train_set)} training images")
+    device = dist.device
+    model = GraspNet6D(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    per_epoch = len(train_set) // batch
     steps = args.steps if args.steps is not None else (
-        int(np.ceil(args.epochs * len(train_set) / args.batch_size)) if args.epochs is not None else 1000)
+        int(np.ceil(args.epochs * len(train_set) / batch)) if args.epochs is not None else 1000)
     recipe = data_recipe(root, train_ids, val_ids, args.camera)
     start, wall_before = 0, 0.0
     if args.resume:
@@ -68,70 +138,108 @@ def train(args) -> None:
             for group in optimizer.param_groups:  # --lr applies on resume too: a lower rate for a final stretch
                 group["lr"] = args.lr
         start, wall_before = int(blob["step"]), float(blob["extra"].get("wall_seconds", 0.0))
-        rng = np.random.default_rng(args.seed + start)
-    out.mkdir(parents=True, exist_ok=True)
-    writer = SummaryWriter(str(out / "tb"))
-    log = open(out / "log.jsonl", "a", encoding="utf-8")
-    # Fixed validation images (same ones every time, so the curve is comparable).
+        dist.log(f"resumed {out / 'last.pt'} at step {start} (saved by {blob['extra'].get('world_size', 1)} "
+                 f"process(es), now {dist.world})")
+    scaler = None
+    if cfg.get("amp", False):
+        if device.type == "cuda":
+            scaler = torch.amp.GradScaler("cuda")
+        else:
+            dist.log("config amp: true ignored on CPU (mixed precision needs CUDA)")
+    model = dist.wrap(model)
+    net = getattr(model, "module", model)
+    writer = log = bar = None
+    if dist.rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm import tqdm
+        out.mkdir(parents=True, exist_ok=True)
+        if args.resume:
+            _trim_log(out / "log.jsonl", start)
+        writer = SummaryWriter(str(out / "tb"))
+        log = open(out / "log.jsonl", "a", encoding="utf-8")
+        bar = tqdm(total=steps, initial=start, desc=f"train {cfg['name']}", dynamic_ncols=True)
+    # Fixed validation images (same ones every time, so the curve is comparable); rank 0 validates.
     val_batches = []
-    if val_set is not None:
+    if val_set is not None and dist.rank == 0:
         picks = np.linspace(0, len(val_set) - 1, min(args.val_images, len(val_set))).astype(int)
-        val_batches = [collate([val_set[int(i)]], args.device) for i in picks]
+        val_batches = [collate([val_set[int(i)]], device) for i in picks]
     t0 = time.time()
-    order = rng.permutation(len(train_set))
-    cursor = 0
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"train {cfg['name']}", dynamic_ncols=True)
 
     def checkpoint(step: int, name: str = "last.pt") -> None:
+        # Every rank's weight digest goes in the log at each checkpoint: DDP replicas must stay bitwise equal.
+        digests = dist.gather_strings(_replica_hash(net))
+        if dist.rank != 0:
+            return
+        if name == "last.pt":
+            log.write(json.dumps({"step": step, "split": "replicas", "sha256": digests}) + "\n")
         # final.pt is for use and shipping: no optimiser state (it would triple the size); --resume reads last.pt
-        save_checkpoint(out / name, model, cfg, step, recipe, optimizer if name == "last.pt" else None,
-                        {"wall_seconds": wall_before + time.time() - t0, "lr": args.lr, "batch_size": args.batch_size,
-                         "seed": args.seed, "num_points": num_points})
+        save_checkpoint(out / name, net, cfg, step, recipe, optimizer if name == "last.pt" else None,
+                        {"wall_seconds": wall_before + time.time() - t0, "lr": args.lr, "batch_size": batch,
+                         "seed": args.seed, "num_points": num_points, "world_size": dist.world,
+                         "augment": not args.no_augment})
 
-    def next_indices() -> list[int]:
-        nonlocal order, cursor
-        picks = []
-        for _ in range(args.batch_size):
-            if cursor >= len(order):
-                order, cursor = rng.permutation(len(train_set)), 0
-            picks.append(int(order[cursor]))
-            cursor += 1
-        return picks
+    def epoch_batches(epoch: int, skip_steps: int):
+        sampler = make_sampler(train_set, dist.rank, dist.world, args.seed, skip_steps * local)
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        loader = batch_loader(train_set, local, sampler, args.workers, args.prefetch)
+        return itertools.islice(loader, per_epoch - skip_steps)
 
-    # Load the next batch in a thread while this step computes (PNG decode, normals, graspness).
-    pool = ThreadPoolExecutor(max_workers=1)
-    load = lambda idx: [train_set[i] for i in idx]
-    pending = pool.submit(load, next_indices())
     step = start
-    for step in bar:
-        samples = pending.result()
-        pending = pool.submit(load, next_indices())
-        terms = train_step(model, optimizer, collate(samples, args.device), rng)
-        for k, v in terms.items():
-            writer.add_scalar(f"train/{k}", v, step + 1)
-        log.write(json.dumps({"step": step + 1, "split": "train", "time": wall_before + time.time() - t0, **terms}) + "\n")
-        bar.set_postfix({k: f"{v:.3f}" for k, v in terms.items() if k in ("loss", "Lo", "La", "Ls", "R")})
-        done = step + 1
-        if val_batches and (done % args.val_every == 0 or done == steps):
-            val = validation_terms(model, val_batches, rng)
-            for k, v in val.items():
-                writer.add_scalar(f"val/{k}", v, done)
-            log.write(json.dumps({"step": done, "split": "val", "time": wall_before + time.time() - t0, **val}) + "\n")
-            tqdm.write(f"step {done}: val loss {val['loss']:.4f}")
-        if done % args.ckpt_every == 0:
-            checkpoint(done)
-        log.flush()
-        if args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes:
-            tqdm.write(f"--max-minutes {args.max_minutes} reached at step {done}")
-            break
-    pool.shutdown(wait=True, cancel_futures=True)
-    checkpoint(step + 1)
-    checkpoint(step + 1, "final.pt")
-    writer.close()
-    log.close()
-    from grasp6d_core.model.report import plot_curves
-    plot_curves(out / "log.jsonl", out / "curves.png")
-    tqdm.write(f"loss curves: {out / 'curves.png'}")
+    while step < steps:
+        epoch, within = divmod(step, per_epoch)
+        for samples in epoch_batches(epoch, within):
+            samples = [train_set.attach_objects(s) for s in samples]
+            shards = [collate(samples[i:i + micro], device) for i in range(0, local, micro)]
+            rng = np.random.default_rng([args.seed, step, dist.rank])
+            terms = dist.mean_terms(train_step(model, optimizer, shards, rng, scaler))
+            step += 1
+            if dist.rank == 0:
+                for k, v in terms.items():
+                    writer.add_scalar(f"train/{k}", v, step)
+                log.write(json.dumps({"step": step, "split": "train", "time": wall_before + time.time() - t0,
+                                      **terms}) + "\n")
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in terms.items() if k in ("loss", "Lo", "La", "Ls", "R")})
+                if val_batches and (step % args.val_every == 0 or step == steps):
+                    val = validation_terms(net, val_batches, np.random.default_rng([args.seed, step]))
+                    for k, v in val.items():
+                        writer.add_scalar(f"val/{k}", v, step)
+                    log.write(json.dumps({"step": step, "split": "val", "time": wall_before + time.time() - t0,
+                                          **val}) + "\n")
+                    bar.write(f"step {step}: val loss {val['loss']:.4f}")
+                log.flush()
+            if step % args.ckpt_every == 0 and step < steps:
+                checkpoint(step)
+            timed_out = args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes
+            if dist.any(timed_out):
+                dist.log(f"--max-minutes {args.max_minutes} reached at step {step}")
+                steps = step
+            if step >= steps:
+                break
+    checkpoint(step)
+    checkpoint(step, "final.pt")
+    if dist.rank == 0:
+        bar.close()
+        writer.close()
+        log.close()
+        from grasp6d_core.model.report import plot_curves
+        plot_curves(out / "log.jsonl", out / "curves.png")
+        dist.log(f"loss curves: {out / 'curves.png'}")
+
+
+class _LightView(torch.utils.data.Dataset):
+    """The dataset's light samples (no object labels) for DataLoader workers: labels are large and stay cached
+    in the main process, which attaches them."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.dataset.light_item(i)
 
 
 def train_prior_stage(args) -> None:
@@ -141,7 +249,7 @@ def train_prior_stage(args) -> None:
 
     from grasp6d_core.model.checkpoint import attach_prior, save_prior
     from grasp6d_core.model.contact_prior import train_prior
-    from grasp6d_core.model.dataset import GraspSceneDataset
+    from grasp6d_core.data.loader import GraspNetDataset
 
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
@@ -150,7 +258,7 @@ def train_prior_stage(args) -> None:
     train_ids = existing_scenes(root, parse_ids(args.train_scenes), args.camera)
     if not train_ids:
         raise FileNotFoundError(f"--data {root}: none of scenes {args.train_scenes} exist for camera {args.camera}")
-    dataset = GraspSceneDataset(root, train_ids, args.camera, num_points=args.num_points or 20000, seed=args.seed)
+    dataset = GraspNetDataset(root, args.camera, scenes=train_ids, num_points=args.num_points or 20000, seed=args.seed)
     out.mkdir(parents=True, exist_ok=True)
     writer = SummaryWriter(str(out / "tb_prior"))
     t0 = time.time()
@@ -175,7 +283,7 @@ def checkpoint_terms(checkpoint: str | Path, root: str | Path, scenes: list[int]
     ``scenes``, evenly spread: how two models compare on held-out scenes beyond AP, e.g. whether the
     one trained with R makes more physically plausible grasps."""
     from grasp6d_core.model.checkpoint import load_into, read_checkpoint
-    from grasp6d_core.model.dataset import GraspSceneDataset
+    from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.network import GraspNet6D
     from grasp6d_core.model.trainer import collate, validation_terms
 
@@ -185,7 +293,7 @@ def checkpoint_terms(checkpoint: str | Path, root: str | Path, scenes: list[int]
     ids = existing_scenes(Path(root), scenes, camera)
     if not ids:
         raise FileNotFoundError(f"{root}: none of scenes {scenes} exist for camera {camera}")
-    data = GraspSceneDataset(root, ids, camera, num_points=num_points or int(blob["config"]["num_points"]), seed=seed)
+    data = GraspNetDataset(root, camera, scenes=ids, num_points=num_points or int(blob["config"]["num_points"]), seed=seed)
     picks = np.linspace(0, len(data) - 1, min(images, len(data))).astype(int)
     torch.manual_seed(seed)
     return validation_terms(model, [collate([data[int(i)]]) for i in picks], np.random.default_rng(seed))
