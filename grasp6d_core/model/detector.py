@@ -14,9 +14,12 @@ import numpy as np
 import torch
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import HandDescription, load_hand
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.physics import GripperGeometry
+from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
+from grasp6d_core.targets import TargetConstraints, target_keep
 
 # Model-free collision: the evaluator's gripper, plus 5 cm of free approach path behind the palm; a grasp
 # with fewer than 2 scene points (8 mm voxels) between the fingers is "empty".
@@ -120,8 +123,23 @@ class GraspDetector:
         return op[torch.arange(len(bins)), bins, 0].cpu()
 
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
-               refine: bool = False) -> GraspGroup:
-        """Grasps (camera frame of ``points``), best first, at most ``top_k``."""
+               refine: bool = False, mask: np.ndarray | None = None, roi: tuple | None = None,
+               approach_cone: tuple | None = None, object_id: int | None = None,
+               hand: "str | HandDescription | None" = None, segmentation: SegmentationParams | None = None) -> GraspGroup:
+        """Grasps (camera frame of ``points``), best first, at most ``top_k``.
+
+        Targets (None = no constraint; the collision check always sees the whole cloud): ``mask`` (N,) bool over
+        ``points`` — only grasps whose contact point is masked; ``roi`` (min xyz, max xyz) for the grasp centre;
+        ``approach_cone`` (axis, max angle [rad]); ``object_id`` (>= 1) of the model-free segmentation.
+        ``segmentation``: fill every grasp's object_id (implied by ``object_id``). ``hand``: a preset name, YAML
+        path or HandDescription whose opening, finger reach and box model decide which grasps are feasible.
+        """
+        targets = TargetConstraints(roi=roi, approach_cone=approach_cone, object_id=object_id,
+                                    point_mask=None if mask is None else np.asarray(mask, dtype=bool))
+        targets.validate(n_points=len(points))
+        hand = None if hand is None else load_hand(hand)
+        if object_id is not None and segmentation is None:
+            segmentation = SegmentationParams()
         t0 = time.perf_counter()
         self.last_timing = {}
         pts, nrm = self.prepare(points, normals)
@@ -134,8 +152,15 @@ class GraspDetector:
                                  f"'{self.cfg['name']}'); train one with `grasp6d train --stage prior` or pass refine=False")
             grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
         grasps = grasps.nms(0.03, np.deg2rad(30.0))
+        if segmentation is not None:
+            grasps = label_grasps(points, segment_objects(points, segmentation), grasps, segmentation.contact_distance)
+        if targets.active:
+            grasps = grasps[target_keep(np.asarray(points, np.float64), grasps, targets)]
+        if hand is not None:
+            grasps = grasps[hand.fits(grasps)]   # too wide for the hand: dropped, never clipped
         if collision:
-            grasps = collision_free(grasps, pts, top_k, COLLISION_GEOMETRY)
+            geometry = COLLISION_GEOMETRY if hand is None else hand.collision_geometry(COLLISION_GEOMETRY.empty_threshold)
+            grasps = collision_free(grasps, pts, top_k, geometry)
         grasps = grasps.top_k(top_k)
         t2 = time.perf_counter()
         self.last_timing.update(prepare_ms=1e3 * (t_prep - t0), collision_nms_ms=1e3 * (t2 - t1),

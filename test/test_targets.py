@@ -1,0 +1,121 @@
+"""Target keep-filters, the model-free segmentation and hand descriptions (grasp6d_core, no ROS)."""
+import numpy as np
+import pytest
+
+from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import PRESETS, HandError, hand_feasible, load_hand
+from grasp6d_core.rotations import grasp_rotation
+from grasp6d_core.segmentation import label_grasps, segment_objects
+from grasp6d_core.targets import (ConstraintError, TargetConstraints, in_roi, mask_to_points, target_keep,
+                                  within_approach_cone)
+from target_scene import BOX_CENTRES, INTRINSICS, box_roi, two_boxes
+
+
+def _grasps(translations, approaches, widths=0.04, depths=0.02):
+    n = len(translations)
+    return GraspGroup.from_components(scores=np.linspace(1, 0.5, n), widths=np.broadcast_to(widths, (n,)),
+                                      depths=np.broadcast_to(depths, (n,)),
+                                      rotations=grasp_rotation(np.asarray(approaches, float), np.zeros(n)),
+                                      translations=translations)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    s = two_boxes()
+    points, labels = s["organized"].reshape(-1, 3), s["labels"].reshape(-1)
+    valid = np.isfinite(points).all(axis=1)
+    return points[valid], labels[valid]
+
+
+def test_roi_and_cone_keep_exactly_the_grasps_inside():
+    g = _grasps([[0, 0, 0.5], [0.2, 0, 0.5], [0, 0, 0.61]], [[0, 0, 1], [0, 0.5, 1], [1, 0, 0.2]])
+    roi = (np.array([-0.1, -0.1, 0.4]), np.array([0.1, 0.1, 0.6]))
+    assert in_roi(None, g, roi).tolist() == [True, False, False]
+    # approaches: 0°, 26.6°, 78.7° from camera z
+    assert within_approach_cone(None, g, ((0, 0, 2.0), np.deg2rad(30))).tolist() == [True, True, False]
+    assert within_approach_cone(None, g, ((0, 0, 1.0), np.deg2rad(20))).tolist() == [True, False, False]
+    both = TargetConstraints(roi=roi, approach_cone=((0, 0, 1), np.deg2rad(30)))
+    assert target_keep(np.zeros((1, 3)), g, both).tolist() == [True, False, False]
+    assert target_keep(np.zeros((1, 3)), g, TargetConstraints()).all()
+
+
+@pytest.mark.parametrize("constraints, message", [
+    (TargetConstraints(roi=(np.array([0, 0, np.nan]), np.ones(3))), "roi_min/roi_max must be finite"),
+    (TargetConstraints(roi=(np.array([0.2, 0, 0]), np.array([0.1, 1, 1]))), "roi_min > roi_max on x"),
+    (TargetConstraints(approach_cone=((0, 0, 0), 0.5)), "approach_axis must be a finite non-zero vector"),
+    (TargetConstraints(approach_cone=((0, 0, 1), -0.1)), "max_approach_angle must be a finite angle > 0"),
+    (TargetConstraints(object_id=-4), "object id must be >= 1"),
+])
+def test_bad_constraints_name_the_field(constraints, message):
+    with pytest.raises(ConstraintError, match=message):
+        constraints.validate()
+
+
+def test_segmentation_finds_each_box_and_labels_grasps_on_them(scene):
+    points, truth = scene
+    labels = segment_objects(points)
+    assert set(np.unique(labels)) == {0, 1, 2}
+    assert (labels[truth == 0] == 0).mean() > 0.99                       # the table is removed
+    for box in BOX_CENTRES:                                              # each box is one segment ...
+        ids, counts = np.unique(labels[truth == box], return_counts=True)
+        assert counts[ids > 0].sum() > 0.85 * counts.sum() and len(ids[ids > 0]) == 1
+    assert len({int(np.unique(labels[(truth == b) & (labels > 0)])[0]) for b in BOX_CENTRES}) == 2  # ... of its own
+    top_of_box = points[truth == 1][np.argmin(points[truth == 1][:, 2])]
+    g = label_grasps(points, labels, _grasps([top_of_box, [0.0, 0.0, 0.6], [0.5, 0.5, 0.1]], [[0, 0, 1]] * 3))
+    assert g.object_ids[0] == np.bincount(labels[truth == 1]).argmax() and g.object_ids[1:].tolist() == [-1, -1]
+
+
+def test_mask_projection_matches_the_organized_pixels(scene):
+    s = two_boxes()
+    organized, labels = s["organized"], s["labels"]
+    points = organized.reshape(-1, 3)
+    on_box = mask_to_points(points, labels, INTRINSICS, target_label=2)
+    valid = np.isfinite(points).all(axis=1)
+    np.testing.assert_array_equal(on_box[valid], (labels.reshape(-1) == 2)[valid])
+    assert not on_box[~valid].any()
+    with pytest.raises(ConstraintError, match="mask is 10x10 but the camera is 320x240"):
+        mask_to_points(points, np.zeros((10, 10)), INTRINSICS)
+
+
+def test_hand_presets_yaml_and_feasibility(tmp_path, scene):
+    assert load_hand("robotiq_2f_85").max_opening == 0.085 and set(PRESETS) == {"graspnet", "panda", "robotiq_2f_85"}
+    # the graspnet preset is the detector's historical collision model
+    from grasp6d_core.model.detector import COLLISION_GEOMETRY
+    assert PRESETS["graspnet"].collision_geometry() == COLLISION_GEOMETRY
+    custom = tmp_path / "my_hand.yaml"
+    custom.write_text("max_opening: 0.05\nfinger_depth_min: 0.0\nfinger_depth_max: 0.03\nfinger_width: 0.02\n"
+                      "finger_thickness: 0.01\npalm_depth: 0.02\ntcp_offset: 0.12\n")
+    hand = load_hand(str(custom))
+    assert hand.name == "my_hand" and hand.max_opening == 0.05
+    custom.write_text("max_opening: 0.05\nfinger_width: -1\n")
+    with pytest.raises(HandError, match="missing keys"):
+        load_hand(str(custom))
+    with pytest.raises(HandError, match="not a preset"):
+        load_hand("robotiq")
+    # a grasp across the 4 cm side of a box: fine at 0.06 m opening, dropped (not clipped) when wider than the hand
+    points, truth = scene
+    x, y = BOX_CENTRES[1]
+    top = np.array([x, -y, 0.6 - 0.05])
+    wide = _grasps([top, top], [[0, 0, 1]] * 2, widths=np.array([0.06, 0.09]), depths=0.02)
+    wide.array[:, 4:13] = (grasp_rotation(np.array([[0, 0, 1.0]] * 2), np.full(2, np.pi / 2))).reshape(2, 9)
+    assert hand_feasible(points, wide, load_hand("robotiq_2f_85")).tolist() == [True, False]
+    assert hand_feasible(points, wide, load_hand("graspnet")).tolist() == [True, True]
+
+
+def test_detector_python_api_restricts_grasps(scene):
+    """GraspDetector.detect(roi=, approach_cone=, mask=, hand=, object_id=) on the shipped weights."""
+    from grasp6d_core.model.detector import GraspDetector
+    points, truth = scene
+    detector = GraspDetector.from_checkpoint()
+    lo, hi = box_roi(1)
+    g = detector.detect(points, top_k=20, roi=(lo, hi))
+    assert len(g) and np.all((g.translations >= lo) & (g.translations <= hi))
+    g = detector.detect(points, top_k=20, approach_cone=((0, 0, 1), np.deg2rad(30)))
+    assert len(g) and np.all(g.approaches[:, 2] >= np.cos(np.deg2rad(30)) - 1e-6)
+    g = detector.detect(points, top_k=20, hand="robotiq_2f_85")
+    assert len(g) and g.widths.max() <= 0.085
+    g = detector.detect(points, top_k=20, mask=truth == 2)
+    from scipy.spatial import cKDTree
+    assert len(g) and np.all(truth[cKDTree(points).query(g.translations)[1]] == 2)
+    g = detector.detect(points, top_k=20, object_id=1)
+    assert len(g) and np.all(g.object_ids == 1)
