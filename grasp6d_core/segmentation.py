@@ -1,7 +1,8 @@
 """Model-free object segmentation of a scene cloud: remove the table plane, cluster what is left.
 
 Open3D does the work (``segment_plane`` RANSAC, ``cluster_dbscan`` Euclidean/DBSCAN clustering) on a voxel copy
-of the cloud; every input point then takes the label of its nearest voxel point. Labels: 1, 2, … per object
+of the cloud; non-table points left out of every cluster join a cluster within twice the clustering distance
+(sparse rows of a wall seen at a grazing angle); every input point then takes the label of its nearest voxel point. Labels: 1, 2, … per object
 cluster, largest first; 0 = table / noise / too small. Object ids start at 1 so that a default (0) request field
 means "no object chosen" — see docs/ros_app.md "Target objects".
 """
@@ -67,9 +68,27 @@ def segment_objects(points: np.ndarray, params: SegmentationParams = Segmentatio
     renumber = np.zeros(int(voxel_labels.max()) + 2, dtype=np.int32)
     renumber[keep + 1] = np.arange(1, len(keep) + 1, dtype=np.int32)
     voxel_labels = renumber[voxel_labels + 1]
+    _attach_sparse_points(voxel, voxel_labels, objects, 2 * params.cluster_distance)
     nearest = cKDTree(voxel).query(points[finite])[1]
     labels[finite] = voxel_labels[nearest]
     return labels
+
+
+def _attach_sparse_points(points: np.ndarray, labels: np.ndarray, candidates: np.ndarray, reach: float,
+                          rounds: int = 5) -> None:
+    """Give unlabelled non-table points the label of a labelled neighbour within ``reach``, spreading a few
+    rounds (in place). Walls seen at a grazing angle are sampled in rows farther apart than the clustering
+    distance; without this they fall out as small noise clusters and grasps on them get no object."""
+    from scipy.spatial import cKDTree
+    for _ in range(rounds):
+        loose, labelled = np.flatnonzero(candidates & (labels == NO_OBJECT)), np.flatnonzero(labels != NO_OBJECT)
+        if len(loose) == 0 or len(labelled) == 0:
+            return
+        distance, nearest = cKDTree(points[labelled]).query(points[loose], distance_upper_bound=reach)
+        near = np.isfinite(distance)
+        if not near.any():
+            return
+        labels[loose[near]] = labels[labelled[nearest[near]]]
 
 
 def grasp_contacts(points: np.ndarray, grasps: GraspGroup, max_distance: float) -> np.ndarray:

@@ -24,15 +24,22 @@ from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import HandError, hand_feasible, load_hand
 from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
+from grasp6d_core.targets import ConstraintError, TargetConstraints, target_keep
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg, pointcloud2_to_numpy
 from grasp6d_ros.markers import grasp_markers
 from grasp6d_ros.spin import spin_until_shutdown
+from grasp6d_ros.targets import needs_camera_transform, request_targets
 from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
     "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
-    "hand_filter": "",
+    "hand_filter": "", "hand": "",
+    "segment_objects": True, "segmentation_voxel_size": 0.004, "segmentation_plane_distance": 0.006,
+    "segmentation_plane_min_fraction": 0.15, "segmentation_cluster_distance": 0.012,
+    "segmentation_min_cluster_points": 30, "segmentation_contact_distance": 0.02,
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
@@ -41,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
 HAND_FILTERS: dict[str, Callable] = {"panda": panda_feasible}
 HAND_FILTER_CANDIDATES = 20
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def compose(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """a @ b for 4x4 transforms where None is the identity (TransformLookup returns None for same frames)."""
+    return b if a is None else a if b is None else a @ b
 
 
 class DetectionError(RuntimeError):
@@ -73,10 +85,13 @@ class AntipodalDetector:
         self._grasps, self.table_height = antipodal_grasps, table_height
         self._rng = np.random.default_rng(seed)
 
-    def detect(self, points, normals=None, top_k=50, collision=True, refine=False) -> GraspGroup:
+    def detect(self, points, normals=None, top_k=50, collision=True, refine=False, hand=None) -> GraspGroup:
         if normals is None:
             raise DetectionError("the antipodal detector needs a cloud with normal_x/normal_y/normal_z fields")
-        return self._grasps(points, normals, table_height=self.table_height, rng=self._rng).top_k(top_k)
+        grasps = self._grasps(points, normals, table_height=self.table_height, rng=self._rng)
+        if hand is not None:
+            grasps = grasps[hand_feasible(points, grasps, load_hand(hand))]
+        return grasps.top_k(top_k)
 
 
 class DetectorNode(Node):
@@ -183,10 +198,16 @@ class DetectorNode(Node):
         if to_model is not None:
             points = points @ to_model[:3, :3].T + to_model[:3, 3]
             normals = normals @ to_model[:3, :3].T if normals is not None else None
+        scene, targets = self._targets(request, cloud)
         top_k = int(request.max_grasps) or int(self.param("top_k"))
         hand = str(self.param("hand_filter"))
         if hand and hand not in HAND_FILTERS:
             raise DetectionError(f"parameter hand_filter='{hand}' is not one of '' | {' | '.join(HAND_FILTERS)}")
+        try:
+            hand_description = load_hand(self.param("hand")) if self.param("hand") else None
+        except HandError as error:
+            raise DetectionError(f"parameter hand: {error}") from error
+        filtered = bool(hand or targets.active)
         with self._model_lock:
             if self._detector is None:
                 kind = self.param("detector")
@@ -197,10 +218,11 @@ class DetectorNode(Node):
                 else:
                     raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
             try:
+                hand_kwargs = {"hand": hand_description} if hand_description is not None else {}
                 grasps = self._detector.detect(points, normals=normals,
-                                               top_k=top_k * (HAND_FILTER_CANDIDATES if hand else 1),
+                                               top_k=top_k * (HAND_FILTER_CANDIDATES if filtered else 1),
                                                collision=bool(self.param("collision_check")),
-                                               refine=bool(self.param("refine")))
+                                               refine=bool(self.param("refine")), **hand_kwargs)
             except DetectionError:
                 raise
             except Exception as error:
@@ -208,10 +230,42 @@ class DetectorNode(Node):
         if hand and len(grasps):
             grasps = grasps[HAND_FILTERS[hand](points, grasps)]
         min_score = max(float(request.min_score), float(self.param("min_score")))
-        grasps = grasps[grasps.scores >= min_score].top_k(top_k)
+        grasps = grasps[grasps.scores >= min_score]
+        if to_model is not None:  # back to the cloud's frame, where the scene and the target fields live
+            grasps = grasps.transform(np.linalg.inv(to_model))
+        grasps = self._label_and_keep(scene, grasps, targets).top_k(top_k)
+        to_target = compose(to_target, to_model)   # target <- model frame <- cloud frame
         if to_target is not None:
             grasps = grasps.transform(to_target)
         return grasps, target, stamp
+
+    # ------------------------------------------------------------------------------------------ targets
+    def _targets(self, request, cloud: PointCloud2) -> tuple[np.ndarray, TargetConstraints]:
+        """The request's target fields over the cloud's points (cloud frame); checked before the model runs."""
+        camera_frame = needs_camera_transform(request, cloud.header.frame_id)
+        camera_from_cloud = self._transform(camera_frame, cloud.header.frame_id, cloud.header.stamp) \
+            if camera_frame else None
+        try:
+            scene, targets = request_targets(request, cloud, camera_from_cloud)
+        except ConstraintError as error:
+            raise DetectionError(f"bad target: {error}") from error
+        if targets.object_id is not None and not self.param("segment_objects"):
+            raise DetectionError("target_object_id needs segment_objects:=true (object ids come from it)")
+        return scene, targets
+
+    def segmentation_params(self) -> SegmentationParams:
+        names = SegmentationParams.__dataclass_fields__
+        try:
+            return SegmentationParams(**{n: self.param(f"segmentation_{n}") for n in names}).validate()
+        except ValueError as error:
+            raise DetectionError(f"parameter {error}") from error
+
+    def _label_and_keep(self, scene: np.ndarray, grasps: GraspGroup, targets: TargetConstraints) -> GraspGroup:
+        """object_id from the model-free segmentation, then the request's keep-filters (cloud frame)."""
+        if self.param("segment_objects") and len(grasps):
+            params = self.segmentation_params()
+            grasps = label_grasps(scene, segment_objects(scene, params), grasps, params.contact_distance)
+        return grasps[target_keep(scene, grasps, targets)]
 
 
 def main(args=None) -> None:

@@ -119,3 +119,39 @@ def test_detector_python_api_restricts_grasps(scene):
     assert len(g) and np.all(truth[cKDTree(points).query(g.translations)[1]] == 2)
     g = detector.detect(points, top_k=20, object_id=1)
     assert len(g) and np.all(g.object_ids == 1)
+    # docs/ros_app.md "Target objects": the Python example, all constraints at once
+    import math
+    import re
+    from pathlib import Path
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "ros_app.md").read_text()
+    example = re.findall(r"```python\n(.*?)```", docs[docs.index("## Target objects"):], re.S)[1]
+    scope = {"math": math, "detector": detector, "points": points, "roi_min": lo, "roi_max": hi,
+             "on_target": truth == 1}
+    exec(example, scope)
+    g = scope["grasps"]
+    assert len(g) and np.all((g.translations >= lo) & (g.translations <= hi)) and g.widths.max() <= 0.085
+    assert np.all(truth[cKDTree(points).query(g.translations)[1]] == 1)
+    assert np.all(g.approaches[:, 2] >= np.cos(np.deg2rad(30)) - 1e-6)
+
+
+def test_picture_of_grasps_on_one_object(tmp_path):
+    """docs/target_objects.png: top view of the grasps restricted to one segmented box. Regenerate the docs copy
+    with GRASP6D_UPDATE_DOCS=1."""
+    import os
+    from pathlib import Path
+    from grasp6d_core.draw import save_grasp_picture
+    from grasp6d_core.model.detector import GraspDetector
+    s = two_boxes()
+    points = s["organized"].reshape(-1, 3)
+    points = points[np.isfinite(points).all(axis=1)]
+    T = s["T_world_camera"]
+    grasps = GraspDetector.from_checkpoint().detect(points, top_k=10, object_id=1)
+    assert len(grasps) and np.all(grasps.object_ids == 1)
+    world = grasps.transform(T)
+    on_box = [label for label, (x, y) in BOX_CENTRES.items()
+              if np.all(np.abs(world.translations[:, :2] - [x, y]) < 0.06)]
+    assert len(on_box) == 1                                            # every grasp on the same box
+    out = Path("docs") if os.environ.get("GRASP6D_UPDATE_DOCS") == "1" else tmp_path
+    path = save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], world, out / "target_objects.png",
+                              title="two boxes; DetectGrasps target_object_id=1: every grasp on the one box")
+    assert path.stat().st_size > 10_000
