@@ -30,11 +30,11 @@ class SegmentationParams:
         for name in ("voxel_size", "plane_distance", "cluster_distance", "contact_distance"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"segmentation {name} must be > 0, got {value}")
+                raise ValueError(f"segmentation_{name} must be > 0, got {value}")
         if not 0 <= self.plane_min_fraction <= 1:
-            raise ValueError(f"segmentation plane_min_fraction must be in [0, 1], got {self.plane_min_fraction}")
+            raise ValueError(f"segmentation_plane_min_fraction must be in [0, 1], got {self.plane_min_fraction}")
         if self.min_cluster_points < 1:
-            raise ValueError(f"segmentation min_cluster_points must be >= 1, got {self.min_cluster_points}")
+            raise ValueError(f"segmentation_min_cluster_points must be >= 1, got {self.min_cluster_points}")
         return self
 
 

@@ -1,7 +1,9 @@
 """detector_node: serves /detect_grasps and publishes ~/grasps and ~/markers.
 
 No algorithm here: the cloud comes from the request or from the TSDF node's latest surface, the model is
-grasp6d_core.model.detector.GraspDetector, frames go through grasp6d_ros.frames. Every failure becomes
+grasp6d_core.model.detector.GraspDetector, frames go through grasp6d_ros.frames. The request's target fields
+(grasp6d_ros.targets -> grasp6d_core.targets keep-filters) and the object ids (grasp6d_core.segmentation) are
+applied in the cloud's own frame, after the model and its collision check on the whole scene. Every failure becomes
 ``success=false`` with a message naming what is wrong; the node keeps serving.
 
 Concurrency: the service runs in a reentrant callback group (several clients at once, validation in
@@ -251,6 +253,8 @@ class DetectorNode(Node):
             raise DetectionError(f"bad target: {error}") from error
         if targets.object_id is not None and not self.param("segment_objects"):
             raise DetectionError("target_object_id needs segment_objects:=true (object ids come from it)")
+        if self.param("segment_objects"):
+            self.segmentation_params()   # a bad value fails here, before the model runs
         return scene, targets
 
     def segmentation_params(self) -> SegmentationParams:

@@ -119,6 +119,12 @@ def test_outside_client_gets_grasps_of_the_requested_target(scene):
                 ({"mask": mask, "cloud": unorganized}, "send an organized cloud of the mask's size")):
             answer = call_service(client, _request(fields.pop("cloud", cloud), **fields), timeout=120, attempt_timeout=40)
             assert not answer.success and message in answer.message, answer.message
+        detector.set_parameters([Parameter("segmentation_cluster_distance", value=0.0)])
+        answer = call_service(client, _request(cloud), timeout=120, attempt_timeout=40)
+        assert not answer.success and "parameter segmentation_cluster_distance must be > 0" in answer.message
+        detector.set_parameters([Parameter("segment_objects", value=False)])
+        answer = call_service(client, _request(cloud, target_object_id=1), timeout=120, attempt_timeout=40)
+        assert not answer.success and "target_object_id needs segment_objects:=true" in answer.message
         detector.set_parameters([Parameter("hand", value="no_such_hand")])
         answer = call_service(client, _request(cloud), timeout=120, attempt_timeout=40)
         assert not answer.success and "parameter hand: hand 'no_such_hand' is not a preset" in answer.message

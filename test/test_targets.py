@@ -155,3 +155,11 @@ def test_picture_of_grasps_on_one_object(tmp_path):
     path = save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], world, out / "target_objects.png",
                               title="two boxes; DetectGrasps target_object_id=1: every grasp on the one box")
     assert path.stat().st_size > 10_000
+
+
+def test_bad_segmentation_parameters_name_the_parameter():
+    from grasp6d_core.segmentation import SegmentationParams
+    with pytest.raises(ValueError, match="segmentation_cluster_distance must be > 0"):
+        SegmentationParams(cluster_distance=0.0).validate()
+    with pytest.raises(ValueError, match="segmentation_min_cluster_points must be >= 1"):
+        SegmentationParams(min_cluster_points=0).validate()
