@@ -87,6 +87,9 @@ def test_hand_presets_yaml_and_feasibility(tmp_path, scene):
                       "finger_thickness: 0.01\npalm_depth: 0.02\ntcp_offset: 0.12\n")
     hand = load_hand(str(custom))
     assert hand.name == "my_hand" and hand.max_opening == 0.05
+    from pathlib import Path
+    example = load_hand(str(Path(__file__).resolve().parents[1] / "config" / "hands" / "example_hand.yaml"))
+    assert example.name == "example_hand" and example.tcp_offset == 0.13 and example.finger_depth_max == 0.035
     custom.write_text("max_opening: 0.05\nfinger_width: -1\n")
     with pytest.raises(HandError, match="missing keys"):
         load_hand(str(custom))
