@@ -53,6 +53,7 @@ def segment_objects(points: np.ndarray, params: SegmentationParams = Segmentatio
     voxel_labels = np.full(len(voxel), -1, dtype=np.int64)
     objects = np.ones(len(voxel), dtype=bool)
     if len(voxel) >= 3:
+        o3d.utility.random.seed(0)   # RANSAC: the same cloud must give the same ids on every request
         _, inliers = cloud.segment_plane(params.plane_distance, ransac_n=3, num_iterations=200,
                                          probability=0.9999)
         if len(inliers) >= params.plane_min_fraction * len(voxel):

@@ -166,3 +166,11 @@ def test_bad_segmentation_parameters_name_the_parameter():
         SegmentationParams(cluster_distance=0.0).validate()
     with pytest.raises(ValueError, match="segmentation_min_cluster_points must be >= 1"):
         SegmentationParams(min_cluster_points=0).validate()
+
+
+def test_segmentation_is_repeatable(scene):
+    points, _ = scene
+    first = segment_objects(points)
+    shuffled = np.random.default_rng(1).permutation(len(points))
+    np.testing.assert_array_equal(segment_objects(points), first)
+    assert (segment_objects(points[shuffled]) == first[shuffled]).mean() > 0.99
