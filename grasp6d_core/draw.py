@@ -25,6 +25,20 @@ def score_colours(scores: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - t, t, np.zeros_like(t)], axis=1)
 
 
+# matplotlib's tab10 without its red and green, which score colours use; object k gets OBJECT_PALETTE[k % 8].
+OBJECT_PALETTE = np.array([[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.58, 0.4, 0.74], [0.55, 0.34, 0.29],
+                           [0.89, 0.47, 0.76], [0.5, 0.5, 0.5], [0.74, 0.74, 0.13], [0.09, 0.75, 0.81]])
+NO_OBJECT_COLOUR = np.array([0.8, 0.8, 0.8])
+
+
+def object_colours(object_ids: np.ndarray) -> np.ndarray:
+    """(N,) object ids -> (N, 3) RGB, one colour per object (ids >= 1), light grey for -1 / 0 (no object)."""
+    ids = np.asarray(object_ids, dtype=np.int64)
+    colours = OBJECT_PALETTE[np.maximum(ids - 1, 0) % len(OBJECT_PALETTE)]
+    colours[ids < 1] = NO_OBJECT_COLOUR
+    return colours
+
+
 def gripper_outlines(grasps: GraspGroup) -> list[np.ndarray]:
     """Per grasp a polyline fingertip -> palm -> other fingertip -> palm centre -> stem end (world points)."""
     lines = []

@@ -6,11 +6,14 @@ to :meth:`GraspPipeline.run`, which applies the same steps with the same :class:
     cloud (its own frame) --to_model--> model frame (the frame the network was trained in: the camera's)
       1. drop non-finite points, points outside ``box`` (cloud frame) and farther than ``max_range`` from the
          model frame's origin (the sensor); the counts go into the result's message
-      2. detector.detect: network, NMS, gripper collision check; asks for top_k x hand_candidates when a hand
-         filter follows, since that filter drops many
+      2. detector.detect: network, NMS, the ``hand``'s opening / finger reach and its collision check against
+         the whole cloud; asks for top_k x hand_candidates when a filter follows (hand filter, keep filters,
+         targets), since those drop many and top_k counts what survives them
       3. hand filter: only grasps the robot's hand can take in ``hand_scene`` (default: the cloud itself)
-      4. keep filters (callables -> bool mask, e.g. a target region), then min_score, then top_k
-    grasps, best first, back in the cloud's own frame
+    grasps back in the cloud's own frame, where a request's targets are expressed
+      4. object ids from the model-free ``segmentation`` of the cropped cloud (grasp object_id; -1 = none)
+      5. keep filters and ``targets`` (region, approach cone, point mask, object id), then min_score, then top_k
+    grasps, best first, in the cloud's own frame
 
 Why the workspace bound lives here and not in the model: it is a scene assumption (a table top a couple of
 metres from the sensor) that a robot sets and a user must be told about, so it is a setting whose effect is
@@ -28,14 +31,14 @@ from typing import Callable, Protocol
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import HandDescription, HandError, load_hand
 from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
+from grasp6d_core.targets import KeepFilter, TargetConstraints, keep_all
 
 # (scene points, grasps, object mask or None) -> (G,) bool: the grasps a robot hand can take in that scene.
 HandFilter = Callable[[np.ndarray, GraspGroup, "np.ndarray | None"], np.ndarray]
 HAND_FILTERS: dict[str, HandFilter] = {"panda": panda_feasible}
-
-# (model-frame points, model-frame grasps) -> (G,) bool: which grasps to keep (a target region, an object...).
-KeepFilter = Callable[[np.ndarray, GraspGroup], np.ndarray]
 
 
 class PipelineError(ValueError):
@@ -45,7 +48,7 @@ class PipelineError(ValueError):
 class Detector(Protocol):
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50,
                collision: bool = True, refine: bool = False,
-               nms: tuple[float, float] | None = None) -> GraspGroup: ...
+               nms: tuple[float, float] | None = None, hand: HandDescription | None = None) -> GraspGroup: ...
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ class PipelineSettings:
     collision: bool = True                 # model-free gripper collision check against the cloud
     refine: bool = False                   # contact-map refinement (checkpoints with a prior)
     nms: tuple[float, float] | None = (0.03, 30.0)   # (m, degrees): suppress grasps this close to a better one
-    hand: str = ""                         # a HAND_FILTERS name; "" = GraspNet's gripper only
-    hand_candidates: int = 20              # with a hand filter the detector is asked for top_k x this many
-    keep: tuple[KeepFilter, ...] = field(default=(), compare=False)
+    hand_filter: str = ""                  # a HAND_FILTERS name; "" = none
+    hand: HandDescription | str | None = None   # the gripper (preset, YAML path); None = GraspNet's gripper
+    hand_candidates: int = 20              # with any filter the detector is asked for top_k x this many
+    segmentation: SegmentationParams | None = None   # fill object_id (needed by a target object id); None = off
+    keep: tuple[KeepFilter, ...] = field(default=(), compare=False)   # (cloud-frame points, grasps) -> bool
 
     def __post_init__(self) -> None:
         if self.max_range is not None and not (math.isfinite(self.max_range) and self.max_range > 0):
@@ -76,8 +81,17 @@ class PipelineSettings:
                                 f"{self.min_points}, {self.hand_candidates}")
         if not math.isfinite(self.min_score):
             raise PipelineError(f"min_score must be finite, got {self.min_score}")
-        if self.hand and self.hand not in HAND_FILTERS:
-            raise PipelineError(f"hand_filter='{self.hand}' is not one of '' | {' | '.join(HAND_FILTERS)}")
+        if self.hand_filter and self.hand_filter not in HAND_FILTERS:
+            raise PipelineError(f"hand_filter='{self.hand_filter}' is not one of '' | {' | '.join(HAND_FILTERS)}")
+        try:
+            object.__setattr__(self, "hand", load_hand(self.hand) if self.hand else None)
+        except HandError as error:
+            raise PipelineError(f"hand: {error}") from error
+        if self.segmentation is not None:
+            try:
+                self.segmentation.validate()
+            except ValueError as error:
+                raise PipelineError(str(error)) from error
         if self.nms is not None and (len(self.nms) != 2 or not all(math.isfinite(v) and v >= 0 for v in self.nms)):
             raise PipelineError(f"nms must be (distance m, angle degrees) >= 0, got {self.nms}")
 
@@ -131,20 +145,26 @@ class GraspPipeline:
 
     def run(self, points: np.ndarray, normals: np.ndarray | None = None, *, to_model: np.ndarray | None = None,
             hand_scene: np.ndarray | None = None, object_mask: np.ndarray | None = None,
-            top_k: int | None = None, min_score: float | None = None, cloud_size: int | None = None) -> PipelineResult:
+            targets: TargetConstraints | None = None, top_k: int | None = None, min_score: float | None = None,
+            cloud_size: int | None = None) -> PipelineResult:
         """Grasps on ``points`` (N, 3) in their own frame, best first, in that frame.
 
         to_model: 4x4 from the cloud's frame to the model's (None = the same). hand_scene / object_mask: the
         cloud the hand filter checks against (cloud frame; default the cropped cloud) and which of its points
-        are something to hold. top_k / min_score: per-call overrides (a request's max_grasps; the higher
-        min_score wins). cloud_size: the original cloud's size for the message when NaN points were already
-        removed by a converter."""
+        are something to hold. targets: what to grasp, in the cloud's frame (its point_mask is over ``points``;
+        an object_id needs the segmentation setting); ConstraintError names a bad one. top_k / min_score:
+        per-call overrides (a request's max_grasps; the higher min_score wins). cloud_size: the original
+        cloud's size for the message when NaN points were already removed by a converter."""
         s = self.settings
         points = np.asarray(points)
         if points.ndim != 2 or points.shape[1] != 3:
             raise PipelineError(f"points must have shape (N, 3), got {points.shape}")
         if normals is not None and np.shape(normals) != points.shape:
             raise PipelineError(f"normals {np.shape(normals)} must match points {points.shape}")
+        targets = (targets or TargetConstraints()).validate(len(points))
+        if targets.object_id is not None and s.segmentation is None:
+            raise PipelineError("target_object_id needs segment_objects:=true (the segmentation setting): "
+                                "object ids come from it")
         keep, non_finite, outside = self.crop(points, to_model)
         total = len(points) if cloud_size is None else int(cloud_size)
         non_finite += total - len(points)
@@ -159,22 +179,33 @@ class GraspPipeline:
             pts = _apply(to_model, pts)
             nrm = None if nrm is None else nrm @ to_model[:3, :3].T
         top_k = int(top_k or s.top_k)
+        filtered = bool(s.hand_filter or s.keep or targets.active)
         grasps = self.detector.detect(pts.astype(np.float32), normals=None if nrm is None else nrm.astype(np.float32),
-                                      top_k=top_k * (s.hand_candidates if s.hand else 1), collision=s.collision,
-                                      refine=s.refine, nms=None if s.nms is None else (s.nms[0], math.radians(s.nms[1])))
-        if s.hand and len(grasps):
+                                      top_k=top_k * (s.hand_candidates if filtered else 1), collision=s.collision,
+                                      refine=s.refine, nms=None if s.nms is None else (s.nms[0], math.radians(s.nms[1])),
+                                      hand=s.hand)
+        if s.hand_filter and len(grasps):
             scene = pts if hand_scene is None else np.asarray(hand_scene, dtype=np.float64)
             if hand_scene is not None and to_model is not None:
                 scene = _apply(to_model, scene)
-            grasps = grasps[HAND_FILTERS[s.hand](scene, grasps, object_mask)]
-        for keep_filter in s.keep:
-            if len(grasps):
-                grasps = grasps[np.asarray(keep_filter(pts, grasps), dtype=bool)]
-        threshold = s.min_score if min_score is None else max(s.min_score, float(min_score))
-        grasps = grasps[grasps.scores >= threshold].top_k(top_k)
+            grasps = grasps[HAND_FILTERS[s.hand_filter](scene, grasps, object_mask)]
         if to_model is not None:
             grasps = grasps.transform(np.linalg.inv(to_model))
+        grasps = self._label_and_keep(points[keep].astype(np.float64), grasps, targets, keep)
+        threshold = s.min_score if min_score is None else max(s.min_score, float(min_score))
+        grasps = grasps[grasps.scores >= threshold].top_k(top_k)
         return PipelineResult(grasps, total, non_finite, outside, used, self._workspace_text())
+
+    def _label_and_keep(self, scene: np.ndarray, grasps: GraspGroup, targets: TargetConstraints,
+                        cropped: np.ndarray) -> GraspGroup:
+        """Object ids from the segmentation of ``scene`` (the cropped cloud, cloud frame), then the keep filters
+        and the targets (whose point mask, over the uncropped cloud, is cropped with ``cropped``)."""
+        s = self.settings
+        if s.segmentation is not None and len(grasps):
+            grasps = label_grasps(scene, segment_objects(scene, s.segmentation), grasps, s.segmentation.contact_distance)
+        if targets.point_mask is not None:
+            targets = dataclasses.replace(targets, point_mask=np.asarray(targets.point_mask, dtype=bool)[cropped])
+        return grasps[keep_all(scene, grasps, (*s.keep, *targets.filters()))]
 
     def _workspace_text(self) -> str:
         s = self.settings
@@ -195,16 +226,19 @@ def parse_workspace_box(text: str, name: str = "--workspace") -> tuple[float, ..
     return values
 
 
-def add_pipeline_arguments(parser, hand: str = "", top_k: int = 50) -> None:
+def add_pipeline_arguments(parser, hand_filter: str = "", top_k: int = 50) -> None:
     """The CLI flags of PipelineSettings (``grasp6d detect`` and ``grasp6d sim-bench`` share them)."""
     parser.add_argument("--top-k", type=int, default=top_k, help="grasps kept per detection")
     parser.add_argument("--min-score", type=float, default=0.0, help="grasps below this score are dropped")
     parser.add_argument("--no-collision", action="store_true", help="skip the model-free collision check")
     parser.add_argument("--refine", action="store_true", help="contact-map refinement (checkpoints with a prior)")
-    parser.add_argument("--hand-filter", default=hand, choices=["", *HAND_FILTERS],
+    parser.add_argument("--hand-filter", default=hand_filter, choices=["", *HAND_FILTERS],
                         help="keep only grasps this robot hand can take ('' = GraspNet's gripper only)")
+    parser.add_argument("--hand", default="", metavar="PRESET|YAML",
+                        help="the gripper: graspnet | panda | robotiq_2f_85 | a hand YAML; grasps wider than it or "
+                             "colliding with its fingers are dropped ('' = GraspNet's gripper)")
     parser.add_argument("--hand-candidates", type=int, default=PipelineSettings.hand_candidates,
-                        help="with a hand filter, ask the model for top-k x this many grasps first")
+                        help="with a hand filter, ask the model for top-k x this many grasps first (the filter drops many)")
     parser.add_argument("--max-range", type=float, default=PipelineSettings.max_range,
                         help="drop points farther than this from the camera [m]; 0 = no bound")
 
@@ -212,5 +246,5 @@ def add_pipeline_arguments(parser, hand: str = "", top_k: int = 50) -> None:
 def settings_from_args(args, **extra) -> PipelineSettings:
     """PipelineSettings from add_pipeline_arguments' flags (plus fields a command sets itself)."""
     return PipelineSettings(max_range=args.max_range or None, top_k=args.top_k, min_score=args.min_score,
-                            collision=not args.no_collision, refine=args.refine, hand=args.hand_filter,
-                            hand_candidates=args.hand_candidates, **extra)
+                            collision=not args.no_collision, refine=args.refine, hand_filter=args.hand_filter,
+                            hand=args.hand or None, hand_candidates=args.hand_candidates, **extra)

@@ -26,6 +26,7 @@ IMAGE_ENCODINGS: dict[str, tuple[str, int]] = {
     "32FC1": ("f4", 1),
     "mono8": ("u1", 1),
     "8UC1": ("u1", 1),
+    "32SC1": ("i4", 1),
     "rgb8": ("u1", 3),
     "bgr8": ("u1", 3),
 }
@@ -197,8 +198,11 @@ def pointcloud2_to_numpy(msg: PointCloud2, with_normals: bool = False,
 
 def numpy_to_pointcloud2(points: np.ndarray, normals: np.ndarray | None = None, frame_id: str = "",
                          stamp: Time | float | None = None) -> PointCloud2:
-    """(N, 3) points [+ (N, 3) normals] -> an unorganised float32 PointCloud2."""
-    points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    """(N, 3) points [+ (N, 3) normals] -> an unorganised float32 PointCloud2; (H, W, 3) points (NaN = no
+    depth, as CameraIntrinsics.depth_to_points(organized=True) gives) -> an organized one, one point per pixel."""
+    points = np.asarray(points, dtype=np.float32)
+    height = points.shape[0] if points.ndim == 3 else 1
+    points = points.reshape(-1, 3)
     names = list(XYZ_FIELDS)
     columns = [points]
     if normals is not None:
@@ -208,7 +212,7 @@ def numpy_to_pointcloud2(points: np.ndarray, normals: np.ndarray | None = None, 
         names += list(NORMAL_FIELDS)
         columns.append(normals)
     packed = np.ascontiguousarray(np.hstack(columns).astype("<f4"))
-    msg = PointCloud2(header=make_header(frame_id, stamp), height=1, width=len(points),
+    msg = PointCloud2(header=make_header(frame_id, stamp), height=height, width=len(points) // height,
                       is_bigendian=False, point_step=4 * len(names), is_dense=bool(np.isfinite(packed).all()))
     msg.fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
                   for i, name in enumerate(names)]

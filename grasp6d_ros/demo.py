@@ -31,14 +31,15 @@ RUNNERS = ("auto", "launch", "in-process")
 
 
 def ranked_table(grasps: GraspGroup, frame: str, limit: int = 20) -> str:
-    """Score, width, position and approach of the best grasps, one line each."""
-    lines = [f"{'rank':>4} {'score':>6} {'width[m]':>8}   position [{frame}] (m)       approach",
-             "-" * 78]
+    """Score, width, position, approach and object (segment id, -1 none) of the best grasps, one line each."""
+    lines = [f"{'rank':>4} {'score':>6} {'width[m]':>8}   position [{frame}] (m)       approach             object",
+             "-" * 85]
     ordered = grasps.sort_by_score()
     for i in range(min(limit, len(ordered))):
         t, a = ordered.translations[i], ordered.approaches[i]
         lines.append(f"{i + 1:>4} {ordered.scores[i]:6.3f} {ordered.widths[i]:8.3f}   "
-                     f"({t[0]:+.3f}, {t[1]:+.3f}, {t[2]:+.3f})   ({a[0]:+.2f}, {a[1]:+.2f}, {a[2]:+.2f})")
+                     f"({t[0]:+.3f}, {t[1]:+.3f}, {t[2]:+.3f})   ({a[0]:+.2f}, {a[1]:+.2f}, {a[2]:+.2f})"
+                     f"   {ordered.object_ids[i]:>5}")
     return "\n".join(lines)
 
 

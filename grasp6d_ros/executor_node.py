@@ -18,6 +18,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.execution import (PANDA_MAX_REACH, GraspLimits, PlannerConfig, execute_ranked, grasp_limit_violations,
                                     plan_grasps, run_plan)
+from grasp6d_core.hand import load_hand
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
 from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.transforms import FrameError, TransformLookup
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
     "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
+    "hand": "",
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -86,13 +88,24 @@ class ExecutorNode(Node):
     def param(self, name: str):
         return self.get_parameter(name).value
 
+    def hand_settings(self) -> tuple[float, float]:
+        """(tcp_offset, open_width): from the ``hand`` description (preset or YAML, the detector's hand) when
+        set, else the tcp_offset / open_width parameters. A bad hand raises HandError (a ValueError)."""
+        if self.param("hand"):
+            hand = load_hand(self.param("hand"))
+            return hand.tcp_offset, hand.max_opening
+        return float(self.param("tcp_offset")), float(self.param("open_width"))
+
     def planner_config(self) -> PlannerConfig:
-        return PlannerConfig(tcp_offset=self.param("tcp_offset"), pregrasp_distance=self.param("pregrasp_distance"),
+        return PlannerConfig(tcp_offset=self.hand_settings()[0], pregrasp_distance=self.param("pregrasp_distance"),
                              lift_height=self.param("lift_height"), retreat_distance=self.param("retreat_distance"),
                              max_approach_tilt_deg=self.param("max_approach_tilt_deg")).validate()
 
     def grasp_limits(self) -> GraspLimits:
-        return GraspLimits(max_width=float(self.param("open_width")), max_depth=float(self.param("max_grasp_depth")),
+        """Widest and deepest grasp the hand takes (from the ``hand`` description when set) and the arm's reach."""
+        max_depth = load_hand(self.param("hand")).finger_depth_max if self.param("hand") \
+            else float(self.param("max_grasp_depth"))
+        return GraspLimits(max_width=self.hand_settings()[1], max_depth=max_depth,
                            max_reach=float(self.param("max_reach")))
 
     def _within_limits(self, grasps, msgs, base: str):
@@ -161,7 +174,7 @@ class ExecutorNode(Node):
             raise BackendError(f"none of the {len(grasps)} grasps is reachable: {rejected[0][1] if rejected else ''}")
         if self._backend is None:
             self._backend = create_backend(self.param("backend"), self)
-        backend, open_width = self._backend, float(self.param("open_width"))
+        backend, open_width = self._backend, self.hand_settings()[1]
         if hasattr(backend, "execute_plan"):   # backends that run the whole sequence themselves (sim hand)
             execute_one = backend.execute_plan
         else:

@@ -2,7 +2,8 @@
 
 DELETEALL first (so markers of an earlier, longer result do not linger — VGN does the same), then per grasp a
 two-finger gripper drawn as four CUBE boxes in the GraspNet frame (two fingers, palm, stem; the evaluator's
-gripper: finger width 0.01 m, base depth 0.02 m, height from the grasp), coloured red -> green by score, the
+gripper: finger width 0.01 m, base depth 0.02 m, height from the grasp), coloured red -> green by score — or,
+when the grasps carry object ids (detector_node's segmentation), one colour per object, grey for none — the
 best one opaque and slightly thicker, and a TEXT marker "#rank score".
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from grasp6d_core.draw import BASE_DEPTH, FINGER_WIDTH, STEM_LENGTH, score_colours  # noqa: F401 (re-exported)
+from grasp6d_core.draw import BASE_DEPTH, FINGER_WIDTH, STEM_LENGTH, object_colours, score_colours  # noqa: F401 (re-exported)
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import rotation_to_quaternion
 from grasp6d_ros.conversions import make_header
@@ -52,7 +53,8 @@ def grasp_markers(grasps: GraspGroup, frame_id: str, stamp=None, best_alpha: flo
     ordered = grasps.sort_by_score()
     if len(ordered) == 0:
         return out
-    colours = score_colours(ordered.scores)
+    by_object = bool((ordered.object_ids >= 1).any())
+    colours = object_colours(ordered.object_ids) if by_object else score_colours(ordered.scores)
     quaternions = ordered.quaternions()
     rotations, translations = ordered.rotations, ordered.translations
     marker_id = 0

@@ -53,6 +53,9 @@ def test_demo_sim_source_end_to_end(tmp_path, capsys):
     assert run(tmp_path, timeout=60, source="sim") == 0
     out = capsys.readouterr().out
     assert "executed: success=True" in out and "   1 " in out and "position [world]" in out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(tuple("123456789"))
+            and "(" in line and "success" not in line]
+    assert rows and any(int(row[-1]) >= 1 for row in rows)     # object_id filled by the segmentation
     assert (tmp_path / "grasps.png").stat().st_size > 10_000
     topics = {m.channel.topic for m in read_ros2_messages(str(tmp_path / "run.mcap"))}
     assert topics == {"/camera/depth/image_raw", "/tsdf_node/surface", "/detector_node/grasps", "/detector_node/markers"}

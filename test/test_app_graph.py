@@ -4,6 +4,7 @@ executor_node's sim backend picks from the same world."""
 import threading
 
 import numpy as np
+from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import Marker, MarkerArray
@@ -53,6 +54,14 @@ def test_detect_then_execute_in_sim():
             assert np.all(gap < 0.03), gap   # on the objects, in 'world'
             assert wait_for(lambda: markers, 10)
             assert markers[-1].markers[0].action == Marker.DELETEALL and len(markers[-1].markers) == 1 + 5 * len(grasps)
+            # target fields live in the cloud's frame ('world'), not model_frame: an ROI around the best grasp
+            lo, hi = centres[0] - 0.04, centres[0] + 0.04
+            roi = call_service(client.create_client(DetectGrasps, "/detect_grasps"), DetectGrasps.Request(
+                cloud=cloud, target_frame="world", max_grasps=30, roi_min=Point(x=lo[0], y=lo[1], z=lo[2]),
+                roi_max=Point(x=hi[0], y=hi[1], z=hi[2])), timeout=90, attempt_timeout=30)
+            inside = np.array([[g.pose.position.x, g.pose.position.y, g.pose.position.z] for g in roi.grasps.grasps])
+            assert roi.success and len(inside) and np.all((inside >= lo) & (inside <= hi))
+            assert any(g.object_id >= 1 for g in roi.grasps.grasps)
             # ten clients at once, half with a good cloud (through the detector), half NaN-only: all answered
             nan_cloud = numpy_to_pointcloud2(np.full((50, 3), np.nan), frame_id="world")
             answers, lock = {}, threading.Lock()

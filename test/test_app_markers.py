@@ -47,3 +47,15 @@ def test_finger_boxes_sit_at_the_opening_width():
 def test_empty_result_only_clears():
     markers = grasp_markers(GraspGroup(), "base").markers
     assert len(markers) == 1 and markers[0].action == Marker.DELETEALL
+
+
+def test_grasps_with_object_ids_are_coloured_per_object():
+    group = _group()
+    group.array[:, 16] = [2, 2, -1]          # scores 0.3, 0.9, 0.6 -> ranks 3, 1, 2
+    boxes = [m for m in grasp_markers(group, "base").markers if m.type == Marker.CUBE]
+    rgb = [(round(b.color.r, 3), round(b.color.g, 3), round(b.color.b, 3)) for b in boxes[::4]]
+    assert rgb[0] == rgb[2] != rgb[1]                                       # object 2 twice, one colour
+    assert rgb[1] == (0.8, 0.8, 0.8)                                        # no object: grey
+    group.array[:, 16] = [1, 2, 3]
+    boxes = [m for m in grasp_markers(group, "base").markers if m.type == Marker.CUBE]
+    assert len({(b.color.r, b.color.g, b.color.b) for b in boxes[::4]}) == 3

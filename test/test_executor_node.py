@@ -44,12 +44,12 @@ def _grasps():
                                       translations=[[0.5, 0.0, 0.05], [0.45, 0.1, 0.05], [0.55, -0.1, 0.05]])
 
 
-def _run(arm, requests, publish=None, backend="sim"):
+def _run(arm, requests, publish=None, backend="sim", params=()):
     from grasp6d_ros.msg import Grasp6DArray
     from grasp6d_ros.srv import ExecuteGrasp
     answers = []
     executor_factory = lambda ctx: ExecutorNode(backend=arm, context=ctx, parameter_overrides=[  # noqa: E731
-        Parameter("backend", value=backend), Parameter("max_attempts", value=3)])
+        Parameter("backend", value=backend), Parameter("max_attempts", value=3), *params])
     with spinning(executor_factory, lambda ctx: Node("exec_client", context=ctx)) as (executor, client_node):
         client = client_node.create_client(ExecuteGrasp, "/executor_node/execute")
         if publish is not None:
@@ -93,6 +93,22 @@ def test_execute_latest_grasps_with_fallback_and_errors():
     assert not answers[2].success and answers[2].message.startswith("unknown frame")
     assert "camera_color_optical_frame" in answers[2].message
     assert not answers[3].success and "non-finite" in answers[3].message
+
+
+def test_hand_description_sets_tcp_offset_and_opening():
+    from grasp6d_ros.srv import ExecuteGrasp
+    request = ExecuteGrasp.Request(grasp=grasp_group_to_msg(_grasps(), "panda_link0").grasps[0])
+    request.header.frame_id = "panda_link0"
+    arm = RecordingArm()
+    answers = _run(arm, [request], params=[Parameter("hand", value="robotiq_2f_85")])
+    assert answers[0].success
+    grasp = _grasps()[0]
+    a = grasp.approaches[0]
+    assert arm.calls[0] == ("grip:pregrasp", pytest.approx(0.085))          # the Robotiq opens to 85 mm
+    approach_pose = dict((stage, pose) for stage, pose in arm.calls if stage == "approach")["approach"]
+    np.testing.assert_allclose(approach_pose[:3, 3], grasp.translations[0] + (0.02 - 0.150) * a, atol=1e-5)
+    answers = _run(RecordingArm(), [request], params=[Parameter("hand", value="/no/such/hand.yaml")])
+    assert not answers[0].success and "hand file /no/such/hand.yaml: no such file" in answers[0].message
 
 
 def test_execute_without_grasps_and_missing_moveit():

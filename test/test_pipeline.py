@@ -54,8 +54,11 @@ def _same(a: GraspGroup, b: GraspGroup) -> bool:
 
 
 def _node_factories(top_k: int, **params):
+    """detector_node with the CLI's settings: top_k, and no object segmentation (the CLI has none; labelling only
+    fills object_id, which test_targets checks)."""
     from rclpy.node import Node
     from grasp6d_ros.detector_node import DetectorNode
+    params = {"segment_objects": False, **params}
     overrides = [Parameter("top_k", value=top_k)] + [Parameter(k, value=v) for k, v in params.items()]
     return (lambda ctx: DetectorNode(context=ctx, parameter_overrides=overrides),  # noqa: E731
             lambda ctx: Node("pipeline_test_client", context=ctx))  # noqa: E731
@@ -143,7 +146,8 @@ def test_voxelize_refuses_a_grid_spconv_cannot_hold(bad):
 
 
 def test_settings_name_the_field_and_the_limit():
-    for fields, text in [({"hand": "robotiq"}, "hand_filter='robotiq' is not one of '' | panda"),
+    for fields, text in [({"hand_filter": "robotiq"}, "hand_filter='robotiq' is not one of '' | panda"),
+                         ({"hand": "robotiq"}, "hand: hand 'robotiq' is not a preset"),
                          ({"box": (1, 0, 0, 1, 0, 1)}, "box must be 6 finite numbers"),
                          ({"max_range": -1.0}, "max_range must be a finite distance"),
                          ({"top_k": 0}, "top_k, min_points and hand_candidates must be >= 1"),
@@ -161,11 +165,12 @@ def test_detect_cli_refuses_a_malformed_workspace(capsys, scene, tmp_path):
 
 
 def test_keep_filters_and_hand_filter_apply_after_detection(scene):
-    """A keep filter sees model-frame points and grasps; the hand filter checks the hand scene it is given."""
+    """Keep filters run after the hand filter and before min_score / top_k; with any filter the detector is asked for
+    top_k x hand_candidates, so top_k counts what survives."""
     _, points = scene
 
     class Fixed:  # a detector with known grasps, so the policy steps are checked on their own
-        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None):
+        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None, hand=None):
             self.asked = top_k
             x = np.linspace(-0.05, 0.05, 6)
             return GraspGroup.from_components(np.linspace(0.9, 0.4, 6), np.full(6, 0.05), np.full(6, 0.02),
@@ -174,12 +179,14 @@ def test_keep_filters_and_hand_filter_apply_after_detection(scene):
     fixed = Fixed()
     left = lambda pts, grasps: grasps.translations[:, 0] < 0  # noqa: E731
     result = GraspPipeline(fixed, PipelineSettings(top_k=2, keep=(left,), min_score=0.7)).run(points)
-    assert fixed.asked == 2 and np.allclose(result.grasps.scores, [0.9, 0.8])
+    assert fixed.asked == 2 * 20 and np.allclose(result.grasps.scores, [0.9, 0.8])
     result = GraspPipeline(fixed, PipelineSettings(top_k=2, keep=(left,))).run(points, min_score=0.85)
     assert np.allclose(result.grasps.scores, [0.9])
-    GraspPipeline(fixed, PipelineSettings(top_k=2, hand="panda", hand_candidates=3)).run(
+    GraspPipeline(fixed, PipelineSettings(top_k=2, hand_filter="panda", hand_candidates=3)).run(
         points, hand_scene=np.zeros((1, 3)))
     assert fixed.asked == 6
+    GraspPipeline(fixed, PipelineSettings(top_k=2)).run(points)
+    assert fixed.asked == 2
 
 
 def test_readme_pipeline_example_matches_the_documented_cli(scene, tmp_path):
@@ -205,3 +212,28 @@ def test_sim_bench_refuses_a_bad_pipeline_setting(capsys):
     from grasp6d_core.cli import main
     assert main(["sim-bench", "--detector", "antipodal", "--max-range", "-1"]) == 2
     assert "max_range must be a finite distance > 0 m" in capsys.readouterr().err
+
+
+def test_detect_cli_hand_drops_grasps_wider_than_the_gripper(capsys, scene, detector, clean, tmp_path):
+    """README's `grasp6d detect ... --hand robotiq_2f_85` line gives the pipeline's answer with that hand (every
+    grasp within its 0.085 m opening); a hand YAML with a narrower opening drops the wider grasps; an unknown hand
+    is one line naming the value."""
+    from pathlib import Path
+    from grasp6d_core.cli import main
+    folder, points = scene
+    assert "--workspace none --hand robotiq_2f_85 --top-k 10" in (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert main(["detect", "--input", str(folder), "--out", str(tmp_path), "--views", "0", "--no-png",
+                 "--workspace", "none", "--hand", "robotiq_2f_85", "--top-k", "10"]) == 0
+    cli = GraspGroup.load_npy(tmp_path / "scene_0000" / "realsense" / "0000.npy")
+    reference = GraspPipeline(detector, PipelineSettings(top_k=10, hand="robotiq_2f_85")).run(points)
+    assert len(cli) and cli.widths.max() <= 0.085 + 1e-6 and _same(cli, reference.grasps)
+    # a hand YAML opening 5 cm: this image's clean top 10 hold wider grasps, which must go
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text((Path(__file__).resolve().parents[1] / "config" / "hands" / "example_hand.yaml").read_text()
+                      .replace("max_opening: 0.07", "max_opening: 0.05"))
+    assert clean.widths.max() > 0.05
+    assert main(["detect", "--input", str(folder), "--out", str(tmp_path / "narrow"), "--views", "0", "--no-png",
+                 "--workspace", "none", "--hand", str(narrow), "--top-k", "10"]) == 0
+    assert GraspGroup.load_npy(tmp_path / "narrow" / "scene_0000" / "realsense" / "0000.npy").widths.max() <= 0.05 + 1e-6
+    assert main(["detect", "--input", str(folder), "--out", str(tmp_path), "--views", "0", "--hand", "robotiq"]) == 2
+    assert "hand: hand 'robotiq' is not a preset" in capsys.readouterr().err

@@ -37,7 +37,14 @@ def test_interfaces_have_the_documented_fields():
     assert Grasp6DArray.get_fields_and_field_types() == {
         "header": "std_msgs/Header", "grasps": "sequence<grasp6d_ros/Grasp6D>"}
     assert DetectGrasps.Request.get_fields_and_field_types() == {
-        "max_grasps": "int32", "min_score": "float", "target_frame": "string", "cloud": "sensor_msgs/PointCloud2"}
+        "max_grasps": "int32", "min_score": "float", "target_frame": "string", "cloud": "sensor_msgs/PointCloud2",
+        "mask": "sensor_msgs/Image", "target_label": "int32", "camera_info": "sensor_msgs/CameraInfo",
+        "roi_min": "geometry_msgs/Point", "roi_max": "geometry_msgs/Point", "target_object_id": "int32",
+        "approach_axis": "geometry_msgs/Vector3", "max_approach_angle": "float"}
+    # a default-constructed request asks for no target (docs/ros_app.md "Target objects")
+    default = DetectGrasps.Request()
+    assert (default.mask.width, default.target_label, default.target_object_id, default.max_approach_angle) == (0, 0, 0, 0.0)
+    assert (default.roi_min.x, default.roi_max.z) == (0.0, 0.0)
     assert DetectGrasps.Response.get_fields_and_field_types() == {
         "success": "boolean", "message": "string", "grasps": "grasp6d_ros/Grasp6DArray", "detection_time": "float"}
     assert ExecuteGrasp.Request.get_fields_and_field_types() == {

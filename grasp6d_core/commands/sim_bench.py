@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png-dir", default=None, help="save one PNG per attempt here")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     # The detection policy of a checkpoint detector (the antipodal baseline has its own); the hand is a Franka.
-    add_pipeline_arguments(parser, hand="panda")
+    add_pipeline_arguments(parser, hand_filter="panda")
 
 
 def run(args: argparse.Namespace) -> int:

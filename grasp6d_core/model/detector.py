@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import HandDescription, load_hand
 from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.model.geometry import grasp_rotation_torch
@@ -124,10 +125,16 @@ class GraspDetector:
         return op[torch.arange(len(bins)), bins, 0].cpu()
 
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
-               refine: bool = False, nms: tuple[float, float] | None = NMS) -> GraspGroup:
+               refine: bool = False, nms: tuple[float, float] | None = NMS,
+               hand: "str | HandDescription | None" = None) -> GraspGroup:
         """Grasps (camera frame of ``points``), best first, at most ``top_k``. ``nms``: (distance m, angle rad)
-        within which a worse grasp is suppressed, None = no NMS. A cloud wider than the voxel grid can hold
-        is refused (ValueError), never cropped silently: cropping is GraspPipeline's job (its max_range)."""
+        within which a worse grasp is suppressed, None = no NMS. ``hand``: a preset name, YAML path or
+        HandDescription whose opening and finger reach decide which grasps are feasible (wider ones are dropped,
+        never clipped) and whose box model the collision check uses; None = GraspNet's gripper. A cloud wider
+        than the voxel grid can hold is refused (ValueError), never cropped silently: cropping is
+        GraspPipeline's job (its max_range), and so are target constraints and object ids
+        (``GraspPipeline.run(points, targets=...)``)."""
+        hand = None if hand is None else load_hand(hand)
         t0 = time.perf_counter()
         self.last_timing = {}
         pts, nrm = self.prepare(points, normals)
@@ -141,8 +148,11 @@ class GraspDetector:
             grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
         if nms is not None:
             grasps = grasps.nms(*nms)
+        if hand is not None:
+            grasps = grasps[hand.fits(grasps)]   # too wide for the hand: dropped, never clipped
         if collision:
-            grasps = collision_free(grasps, pts, top_k, COLLISION_GEOMETRY)
+            geometry = COLLISION_GEOMETRY if hand is None else hand.collision_geometry(COLLISION_GEOMETRY.empty_threshold)
+            grasps = collision_free(grasps, pts, top_k, geometry)
         grasps = grasps.top_k(top_k)
         t2 = time.perf_counter()
         self.last_timing.update(prepare_ms=1e3 * (t_prep - t0), collision_nms_ms=1e3 * (t2 - t1),

@@ -39,7 +39,7 @@ def antipodal_detector(seed: int = 0) -> Detector:
 
 
 # sim-bench's policy: the simulated hand is a Franka hand, so its filter is on.
-SIM_SETTINGS = PipelineSettings(hand="panda")
+SIM_SETTINGS = PipelineSettings(hand_filter="panda")
 
 
 def checkpoint_detector(path: str | None, settings: PipelineSettings = SIM_SETTINGS) -> Detector:
