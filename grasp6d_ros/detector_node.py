@@ -63,7 +63,7 @@ class DetectionError(RuntimeError):
 
 
 def load_detector(checkpoint: str, device: str):
-    """The Model area's GraspDetector (imported here so the node starts even when the model cannot load)."""
+    """The learned GraspDetector (imported here so the node starts even when the model cannot load)."""
     try:
         from grasp6d_core.model.detector import GraspDetector
     except ImportError as error:
@@ -78,7 +78,7 @@ def load_detector(checkpoint: str, device: str):
 
 
 class AntipodalDetector:
-    """The Judges' model-free antipodal baseline behind the GraspDetector interface (``detector:=antipodal``).
+    """The model-free antipodal baseline (grasp6d_core.sim.antipodal) behind the GraspDetector interface (``detector:=antipodal``).
 
     It needs outward normals and a cloud frame with z up and the table at ``table_height`` (e.g. the robot base).
     """

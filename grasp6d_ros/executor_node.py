@@ -59,7 +59,7 @@ def create_backend(name: str, node: "ExecutorNode"):
             raise BackendError(str(error)) from error
     if name == "sim":
         try:
-            from grasp6d_core.sim import hand  # noqa: F401 (the Judges' simulated hand)
+            from grasp6d_core.sim import hand  # noqa: F401 (the simulated hand)
         except ImportError as error:
             raise BackendError(f"the sim backend needs grasp6d_core.sim (the simulated hand): {error}") from error
         from grasp6d_ros.sim_backend import SimBackend

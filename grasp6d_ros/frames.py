@@ -1,7 +1,7 @@
 """Frame lookups behind one small adapter: tf2_ros where it is installed, else static transforms from
 parameters.
 
-tf2_ros is not on PyPI (DESIGN §2), so pip-installed setups use :class:`StaticTransforms`: each entry
+tf2_ros is not on PyPI (README "Installing it on a robot"), so pip-installed setups use :class:`StaticTransforms`: each entry
 ``"parent child x y z qx qy qz qw"`` is parent <- child. :class:`FrameBuffer` picks the backend
 (``mode`` = auto | tf | static) and says which one it uses; lookups return a 4×4 numpy matrix target <- source
 or raise :class:`TransformUnavailable` naming both frames.

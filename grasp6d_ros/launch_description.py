@@ -16,7 +16,7 @@ import yaml
 PACKAGE = "grasp6d_ros"
 CAMERAS = ("realsense", "kinect", "playback", "none")
 EXECUTORS = ("moveit", "sim", "none")
-# Our nodes and the config file holding each one's defaults (camera/tsdf configs are Perception's).
+# Our nodes and the config file holding each one's defaults.
 NODE_CONFIGS = {"camera_node": "camera.yaml", "tsdf_node": "tsdf.yaml", "detector_node": "detector.yaml",
                 "executor_node": "executor.yaml"}
 

@@ -1,4 +1,4 @@
-"""The executor's ``sim`` backend: the Judges' PyBullet Franka hand (grasp6d_core.sim) in a clutter world.
+"""The executor's ``sim`` backend: the PyBullet Franka hand (grasp6d_core.sim) in a clutter world.
 
 The simulated hand runs pre-grasp -> approach -> close -> lift itself from the grasp pose (its own TCP
 offset, VGN's success test), so this backend executes whole plans (``execute_plan``) instead of single

@@ -1,4 +1,4 @@
-"""Frame lookups for the app nodes: identity when the frames agree, else Perception's frames adapter.
+"""Frame lookups for the app nodes: identity when the frames agree, else the frames adapter (grasp6d_ros.frames).
 
 Errors come back as :class:`FrameError` naming both frames, so a service can answer success=false.
 """

@@ -1,5 +1,5 @@
 """Data engine end to end: a tiny dataset (2 objects, 1 scene, 4 views, both cameras) made by ``grasp6d synth``,
-every DESIGN §5 file checked, read back by GraspNetDataset and the evaluator's readers; resumability,
+every file of the layout in docs/data.md checked, read back by GraspNetDataset and the evaluator's readers; resumability,
 determinism and file-naming errors."""
 import os
 import shutil

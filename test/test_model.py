@@ -1,4 +1,4 @@
-"""Model area (issue 5): shapes, decoding round trip through the labels, La, R, a training step, checkpoints."""
+"""The model: shapes, decoding round trip through the labels, La, R, a training step, checkpoints."""
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,4 @@
-"""Model area (issue 5): collision check, contact maps, the prior network and refinement's keep rule."""
+"""The model: collision check, contact maps, the prior network and refinement's keep rule."""
 from __future__ import annotations
 
 import numpy as np

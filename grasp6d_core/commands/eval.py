@@ -1,4 +1,4 @@
-"""``grasp6d eval``: GraspNet-1Billion AP of a grasp dump (DESIGN §6)."""
+"""``grasp6d eval``: GraspNet-1Billion AP of a grasp dump (docs/evaluation.md)."""
 from __future__ import annotations
 
 import argparse

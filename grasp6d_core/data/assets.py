@@ -1,4 +1,4 @@
-"""Per-object files of a GraspNet-format root (DESIGN §5):
+"""Per-object files of a GraspNet-format root (docs/data.md):
 
 ``models/XXX/textured.obj`` (all parts' triangles), ``models/XXX/nontextured.ply`` (dense surface points,
 ~1.5 mm apart), ``models/XXX/sdf.npz`` (ObjectSDF grid), ``models/XXX/textured.sdf`` (Dex-Net text SDF, the name graspnetAPI opens),

@@ -1,4 +1,4 @@
-"""Grasp labels per object in GraspNet-1Billion's ``grasp_label/XXX_labels.npz`` layout (DESIGN §5).
+"""Grasp labels per object in GraspNet-1Billion's ``grasp_label/XXX_labels.npz`` layout (docs/data.md).
 
 Grid: label points on the surface (~5 mm apart, capped by farthest-point sampling) × 300 approach views
 (Fibonacci sphere, approach = −view, graspnetAPI's order) × 12 in-plane angles (k·π/12) × 4 depths (1–4 cm).

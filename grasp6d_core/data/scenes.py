@@ -1,4 +1,4 @@
-"""Synthetic scenes in GraspNet-1Billion's layout (DESIGN §5).
+"""Synthetic scenes in GraspNet-1Billion's layout (docs/data.md).
 
 A scene = 3–10 library objects dropped by PyBullet on a table (``pile``: into a temporary box, then released;
 ``packed``: placed side by side), settled; their poses recorded; V views on an arc above the table; depth
@@ -171,7 +171,7 @@ def scene_collisions(labels: dict, poses: dict, sdfs: dict, views: np.ndarray, t
 
 
 def point_graspness(L: dict, collision: np.ndarray, max_mu: float = GRASPNESS_MU) -> np.ndarray:
-    """(Np,) share of a label point's grasps with 0 < μ ≤ max_mu and no collision (DESIGN §5)."""
+    """(Np,) share of a label point's grasps with 0 < μ ≤ max_mu and no collision (docs/data.md)."""
     mu = L["scores"].astype(np.float32)
     good = (mu > 0) & (mu <= max_mu) & ~collision
     return good.reshape(len(good), -1).mean(1)

@@ -1,4 +1,4 @@
-"""Per-image scoring of a grasp dump, following GraspNet-1Billion's evaluator (DESIGN §6).
+"""Per-image scoring of a grasp dump, following GraspNet-1Billion's evaluator (docs/evaluation.md).
 
 NMS (3 cm / 30°) → assign each grasp to the object with the nearest model point → ≤ ``max_per_object`` per
 object → top ``top_k`` overall → collision (object models + table) and "empty" checks → force closure μ from

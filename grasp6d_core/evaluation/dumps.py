@@ -1,6 +1,6 @@
 """Reference dumps for consistency checks: an oracle from the ground-truth labels, and random grasps.
 
-Label layout (GraspNet-1Billion, DESIGN §5): ``grasp_label/XXX_labels.npz`` with points (Np, 3),
+Label layout (GraspNet-1Billion, docs/data.md): ``grasp_label/XXX_labels.npz`` with points (Np, 3),
 offsets (Np, 300, 12, 4, 3) = (angle, depth, width), scores (Np, 300, 12, 4) = μ (≤ 0 none), and
 ``collision_label/scene_XXXX/collision_labels.npz`` with one (Np, 300, 12, 4) bool array per scene object
 (``arr_i`` in object_id_list order). A label grasp's approach is −view, views on a Fibonacci sphere.

@@ -1,4 +1,4 @@
-"""Read what the AP evaluator needs from a GraspNet-1Billion-format root (DESIGN §5), real or synthetic."""
+"""Read what the AP evaluator needs from a GraspNet-1Billion-format root (docs/data.md), real or synthetic."""
 from __future__ import annotations
 
 import functools
@@ -88,7 +88,7 @@ def surface_object(root: str, oid: int):
     for pattern in SDF_CANDIDATES:
         path = Path(root) / pattern.format(oid=oid)
         if path.is_file():
-            from grasp6d_core.data.sdf import ObjectSDF  # data engine's module (issue 4)
+            from grasp6d_core.data.sdf import ObjectSDF  # data engine's module
             return ObjectSDF.load(path)
     import trimesh
     from grasp6d_core.physics import MeshSDF

@@ -1,4 +1,4 @@
-"""The grasp network of "Generalizing 6-DoF Grasp Detection via Domain Prior Knowledge" (CVPR 2024), DESIGN §7.
+"""The grasp network of "Generalizing 6-DoF Grasp Detection via Domain Prior Knowledge" (CVPR 2024), docs/model.md.
 
 - :mod:`.spconv_shim`: spconv's CPU quirks, handled in one place.
 - :mod:`.backbone`: voxelisation + sparse residual UNet.

@@ -1,4 +1,4 @@
-"""Voxelisation and the sparse residual UNet (MinkUNet-style) backbone in spconv (DESIGN §7).
+"""Voxelisation and the sparse residual UNet (MinkUNet-style) backbone in spconv (docs/model.md).
 
 Points are quantised at ``voxel_size`` (5 mm); point features are averaged per voxel; the UNet runs on the
 voxels and every point takes its voxel's output feature.

@@ -1,4 +1,4 @@
-"""Contact-map prior (DESIGN §7): contact maps of a grasp, a small network predicting the map a good grasp
+"""Contact-map prior (docs/model.md): contact maps of a grasp, a small network predicting the map a good grasp
 should produce, its training, and test-time refinement of the top grasps with Adam.
 
 Maps on the K points nearest a grasp centre (values in (0, 1], 1 at a contact):

@@ -1,5 +1,5 @@
 """Network outputs -> GraspGroup (camera frame): best depth bin per seed, θ = ½·atan2(sin 2θ, cos 2θ),
-final score = operation score × graspness (DESIGN §7). And the inverse (a grasp -> per-bin targets) used by
+final score = operation score × graspness (docs/model.md). And the inverse (a grasp -> per-bin targets) used by
 tests to check the round trip."""
 from __future__ import annotations
 

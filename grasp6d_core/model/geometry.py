@@ -1,5 +1,5 @@
 """Torch twins of the numpy grasp-frame helpers where autograd is needed (R and refinement differentiate
-through the rotation). The convention is grasp6d_core.rotations.grasp_rotation's (DESIGN §4); a test checks
+through the rotation). The convention is grasp6d_core.rotations.grasp_rotation's (README "Conventions"); a test checks
 they agree.
 """
 from __future__ import annotations

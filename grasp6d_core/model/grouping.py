@@ -1,4 +1,4 @@
-"""Multi-scale cylinder grouping with per-depth heights and gated fusion (DESIGN §7).
+"""Multi-scale cylinder grouping with per-depth heights and gated fusion (docs/model.md).
 
 For every seed and radius r, up to ``samples`` neighbours inside the cylinder around the approach axis
 (|y,z| ≤ r, hmin ≤ x ≤ max depth, gripper frame) are gathered. Neighbour search: k-nearest in a cloud

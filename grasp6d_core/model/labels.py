@@ -1,4 +1,4 @@
-"""Training targets built on the fly (DESIGN §7): each seed takes the labels of the nearest labelled point of
+"""Training targets built on the fly (docs/model.md): each seed takes the labels of the nearest labelled point of
 its object (labels in the object frame, moved by the object's pose), the best view, and per depth bin the best
 in-plane angle with its width and score.
 
@@ -38,7 +38,7 @@ class ObjectLabels:
         return np.where(good, 1.1 - mu, 0.0).astype(np.float32)
 
     def graspness(self, max_mu: float = 0.8) -> np.ndarray:
-        """(Np,) share of each point's grasps with 0 < μ ≤ max_mu and no collision (DESIGN §5)."""
+        """(Np,) share of each point's grasps with 0 < μ ≤ max_mu and no collision (docs/data.md)."""
         good = (self.mu > 0) & (self.mu <= max_mu)
         if self.collision is not None:
             good &= ~self.collision
@@ -83,7 +83,7 @@ def assign_seed_labels(seed_xyz: np.ndarray, seed_obj: np.ndarray, objects: list
         out["view_scores"][sel] = (sums - lo) / np.maximum(hi - lo, 1e-9)
         out["best_view"][sel] = best_view
         out["score"][sel] = qv.max(1)
-        # The in-plane angle is measured from a frame built from the approach (DESIGN §4), so it changes when
+        # The in-plane angle is measured from a frame built from the approach (README "Conventions"), so it changes when
         # the grasp is moved into the camera frame: θ_cam = θ_obj + δ, with Rx(δ) = F(P·a)ᵀ · P · F(a).
         delta = in_plane_angle(pose[:3, :3] @ grasp_rotation(-views[best_view], 0.0))          # (S,)
         out["angle"][sel] = np.mod(best_angle * (np.pi / a_bins) + delta[:, None], np.pi)

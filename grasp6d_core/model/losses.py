@@ -1,4 +1,4 @@
-"""Training loss (DESIGN §7): L = Lo + Lgs + La + β(Lr + Lw + Ls) + φ·R.
+"""Training loss (docs/model.md): L = Lo + Lgs + La + β(Lr + Lw + Ls) + φ·R.
 
 Lo cross-entropy of objectness; Lgs smooth-L1 graspness on object points; La (Eq. 1)
 0.5·(1 − cos(â, a*)) + α·(1 − Σ wᵢ s̃ᵢ / Σ wᵢ) with wᵢ = cos(â, aᵢ) inside the 30° neighbourhood, 0 outside

@@ -1,4 +1,4 @@
-"""R, the physical constraint regularisation (DESIGN §7, the paper's supplement).
+"""R, the physical constraint regularisation (docs/model.md, the paper's supplement).
 
 From the predicted approach â, in-plane angle θ̂ and width ŵ of a seed p at depth d, the two finger contacts
 are c_{l,r} = p + R(â, θ̂)·[d − 0.002, ∓ŵ/2, 0]. Each object's SDF grid is sampled trilinearly at the contacts

@@ -1,4 +1,4 @@
-"""spconv on CPU — the ONE place its quirks are handled (DESIGN §3). Import spconv through this module.
+"""spconv on CPU — the ONE place its quirks are handled (docs/model.md). Import spconv through this module.
 
 1. Convolutions with ``bias=True`` (kernel > 1) fail on CPU ("cpu don't support act and bias"): every conv made
    here has ``bias=False`` and is followed by BatchNorm (which supplies the shift).

@@ -1,6 +1,6 @@
 """Parallel-jaw gripper geometry and vectorised collision checks (GraspNet-1Billion evaluator semantics).
 
-Gripper frame (DESIGN §4): x = approach, y = closing, z = finger height; the grasp point is the origin.
+Gripper frame (README "Conventions"): x = approach, y = closing, z = finger height; the grasp point is the origin.
 Following graspnetAPI's ``collision_detection``: each finger is a box of thickness ``finger_width`` along y
 beside the closing gap, spanning x ∈ (−base_depth, depth) and z ∈ (−height/2, height/2); the base (palm) is a
 box of thickness ``finger_width`` along x behind the fingers spanning the full outer width. A grasp collides when

@@ -2,7 +2,7 @@
 
 Depth units come from each frame (``get_units``: 1 mm on D400, 0.1 mm on D405, whatever a recording says), so
 no scale is ever assumed. With ``align_to_color`` the depth is re-projected into the colour camera and the
-frame carries the colour intrinsics (DESIGN §4). Lens distortion is ignored: D400 depth is rectified and the
+frame carries the colour intrinsics (README "Conventions"). Lens distortion is ignored: D400 depth is rectified and the
 colour distortion of these cameras is small.
 """
 from __future__ import annotations

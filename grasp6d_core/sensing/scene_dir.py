@@ -1,4 +1,4 @@
-"""A benchmark-format camera directory (DESIGN §5) as a depth source:
+"""A benchmark-format camera directory (docs/data.md) as a depth source:
 ``depth/NNNN.png`` (uint16, millimetres unless ``meta/NNNN.mat`` says another ``factor_depth``), ``camK.npy``,
 ``camera_poses.npy`` (camera i w.r.t. camera 0) and, when present, ``cam0_wrt_table.npy``. Frame poses are
 table <- camera when the table pose exists, else camera 0 <- camera i.
