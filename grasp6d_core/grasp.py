@@ -7,7 +7,7 @@ see :mod:`grasp6d_core.rotations`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -218,8 +218,3 @@ class GraspGroup:
     @classmethod
     def load_dump(cls, dump_root: str | Path, scene_id: int, camera: str, ann_id: int) -> "GraspGroup":
         return cls.load_npy(dump_path(dump_root, scene_id, camera, ann_id))
-
-
-def grasp_group_from_rows(rows: Sequence[Sequence[float]]) -> GraspGroup:
-    """Convenience for tests and scripts: a GraspGroup from a list of 17-float rows."""
-    return GraspGroup(np.asarray(rows, dtype=np.float64).reshape(-1, GRASP_ARRAY_LEN))

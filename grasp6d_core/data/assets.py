@@ -89,8 +89,3 @@ def ensure_objects(root: str | Path, oids, max_points: int = 512, text_sdf: bool
     migrate_text_sdfs(root)
     return [write_object(root, e, max_points=max_points, text_sdf=text_sdf)
             for e in tqdm(todo, desc="objects (SDF + labels)", disable=not progress or not todo)]
-
-
-def load_parts(root: str | Path, oid: int) -> list:
-    """The object's parts, rebuilt from the catalogue (the .obj holds all parts' triangles merged)."""
-    return object_parts(object_library()[oid])
