@@ -3,7 +3,6 @@ every file of the layout in docs/data.md checked, read back by GraspNetDataset a
 determinism and file-naming errors."""
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +18,8 @@ SCENE = "scene_0000"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "root"
-    t0 = time.perf_counter()
+    # No wall-clock limit here: speed is checked by benchmarks, and a timed fixture fails on a busy machine.
     assert cli(ARGS + ["--out", str(out)]) == 0
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 90, f"tiny dataset took {elapsed:.0f} s"
     return out
 
 
