@@ -18,9 +18,11 @@ import sys
 from types import ModuleType
 
 import grasp6d_core.commands as commands_package
+from grasp6d_core.errors import Grasp6dError
 
-# What a user's mistake raises (a path, a value, a file we refuse); anything else is a bug and keeps its traceback.
-USER_ERRORS = (OSError, ValueError)
+# What a user's mistake raises (a path, a value, a file we refuse, a source that cannot open); anything else is a
+# bug and keeps its traceback.
+USER_ERRORS = (OSError, ValueError, Grasp6dError)
 
 
 def command_modules() -> dict[str, str]:

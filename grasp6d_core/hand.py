@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.physics.gripper import GripperGeometry
 
@@ -23,7 +24,7 @@ from grasp6d_core.physics.gripper import GripperGeometry
 APPROACH_CLEARANCE = 0.05
 
 
-class HandError(ValueError):
+class HandError(Grasp6dError, ValueError):
     """A hand description that cannot be used; the text names the preset, file or key at fault."""
 
 

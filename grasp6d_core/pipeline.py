@@ -30,6 +30,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import HandDescription, HandError, load_hand
 from grasp6d_core.physics.hands import panda_feasible
@@ -41,7 +42,7 @@ HandFilter = Callable[[np.ndarray, GraspGroup, "np.ndarray | None"], np.ndarray]
 HAND_FILTERS: dict[str, HandFilter] = {"panda": panda_feasible}
 
 
-class PipelineError(ValueError):
+class PipelineError(Grasp6dError, ValueError):
     """A cloud or a setting the pipeline cannot run on; the text names the field and the limit."""
 
 

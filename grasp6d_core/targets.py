@@ -14,13 +14,14 @@ from typing import Callable, Iterable
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.segmentation import SegmentationParams, grasp_contacts
 
 KeepFilter = Callable[[np.ndarray, GraspGroup], np.ndarray]
 
 
-class ConstraintError(ValueError):
+class ConstraintError(Grasp6dError, ValueError):
     """A constraint with impossible values; the text names the field and the limit."""
 
 

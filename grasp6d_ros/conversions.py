@@ -12,10 +12,11 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 
 
-class ConversionError(ValueError):
+class ConversionError(Grasp6dError, ValueError):
     """A ROS message could not be converted; the message names the field at fault."""
 
 

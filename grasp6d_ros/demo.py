@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from grasp6d_core.draw import save_grasp_picture
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_ros.launch_description import NodeSpec, describe, ros_arguments
 from grasp6d_ros.launch_process import LaunchedGraph, launch_unavailable_reason
@@ -104,7 +105,7 @@ def choose_detector(specs: list[NodeSpec], checkpoint: Path | None = None) -> st
     return "antipodal"
 
 
-class DemoError(RuntimeError):
+class DemoError(Grasp6dError, RuntimeError):
     """The graph did not get as far as an execution; the text says where it stopped."""
 
 

@@ -26,6 +26,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import hand_feasible
 from grasp6d_core.pipeline import GraspPipeline, PipelineError, PipelineResult, PipelineSettings
@@ -58,7 +59,7 @@ def compose(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a @ b
 
 
-class DetectionError(RuntimeError):
+class DetectionError(Grasp6dError, RuntimeError):
     """A request that cannot be answered with grasps; the text is returned as the service message."""
 
 

@@ -16,6 +16,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.execution import (PANDA_MAX_REACH, GraspLimits, PlannerConfig, execute_ranked, grasp_limit_violations,
                                     plan_grasps, run_plan)
 from grasp6d_core.hand import load_hand
@@ -38,11 +39,11 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability
 QUATERNION_UNIT_TOLERANCE = 1e-3
 
 
-class BackendError(RuntimeError):
+class BackendError(Grasp6dError, RuntimeError):
     pass
 
 
-class GraspRefused(ValueError):
+class GraspRefused(Grasp6dError, ValueError):
     """The requested grasp is outside what the hand or arm can do; nothing moved."""
 
 

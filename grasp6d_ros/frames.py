@@ -15,10 +15,12 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from grasp6d_core.errors import Grasp6dError
+
 TRANSFORM_MODES = ("auto", "tf", "static")
 
 
-class TransformUnavailable(LookupError):
+class TransformUnavailable(Grasp6dError, LookupError):
     """No transform between two frames (yet); the text names them."""
 
 

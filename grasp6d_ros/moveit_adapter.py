@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.rotations import rotation_to_quaternion
 
 REQUIRED_PACKAGES = ("moveit_msgs", "control_msgs", "shape_msgs")
 
 
-class MissingPackagesError(ImportError):
+class MissingPackagesError(Grasp6dError, ImportError):
     pass
 
 

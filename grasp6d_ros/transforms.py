@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from grasp6d_core.errors import Grasp6dError
 
-class FrameError(RuntimeError):
+
+class FrameError(Grasp6dError, RuntimeError):
     pass
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.model.labels import SEED_LABEL_RADIUS, ObjectLabels
 
 SPLITS = {"train": range(0, 100), "seen": range(100, 130), "similar": range(130, 160), "novel": range(160, 190),
@@ -44,7 +45,7 @@ AUGMENT_DROPOUT = 0.2
 PER_POINT = ("points", "normals", "point_obj", "objectness", "graspness")
 
 
-class DataFileError(ValueError):
+class DataFileError(Grasp6dError, ValueError):
     """A missing or unreadable dataset file; ``path`` names it."""
 
     def __init__(self, path: Path, reason: str):

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from grasp6d_core.errors import Grasp6dError
+
 FORMAT = "grasp6d-model"
 FORMAT_VERSION = 1
 SHIPPED_NAME = "grasp6d_cpu.pt"
@@ -39,7 +41,7 @@ def shipped_checkpoint() -> Path:
     return next((c for c in candidates if c.is_file()), SHIPPED)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Grasp6dError, ValueError):
     pass
 
 

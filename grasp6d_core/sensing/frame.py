@@ -8,9 +8,10 @@ from typing import Iterator
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.errors import Grasp6dError
 
 
-class SourceError(RuntimeError):
+class SourceError(Grasp6dError, RuntimeError):
     """A depth source cannot be opened or read; the text names the device, file or package at fault."""
 
 
