@@ -44,7 +44,7 @@ def config_dir() -> Path:
     try:
         from ament_index_python.packages import get_package_share_directory
         return Path(get_package_share_directory(PACKAGE)) / "config"
-    except Exception as error:  # no ament index (pip install): say where we looked
+    except (ImportError, LookupError, OSError) as error:  # no ament index (pip install; OSError: AMENT_PREFIX_PATH unset): say where we looked
         raise FileNotFoundError(f"grasp6d config directory not found (looked in {source})") from error
 
 

@@ -129,7 +129,7 @@ def _single_thread() -> None:
     try:
         import open3d as o3d
         o3d.utility.set_max_threads(1)
-    except Exception:  # open3d optional in workers that only use grid SDFs
+    except ImportError:  # open3d optional in workers that only use grid SDFs
         pass
 
 

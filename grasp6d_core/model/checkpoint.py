@@ -35,7 +35,7 @@ def shipped_checkpoint() -> Path:
     try:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(Path(get_package_share_directory("grasp6d_ros")) / "models" / SHIPPED_NAME)
-    except Exception:  # no ament index (pip route) or the ROS package is not installed
+    except (ImportError, LookupError, OSError):  # no ament index (pip route; OSError: AMENT_PREFIX_PATH unset) or the ROS package is not installed
         pass
     candidates.append(Path(sys.prefix) / "share" / "grasp6d" / "models" / SHIPPED_NAME)
     return next((c for c in candidates if c.is_file()), SHIPPED)
