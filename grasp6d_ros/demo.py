@@ -74,8 +74,9 @@ def create_nodes(specs: list[NodeSpec], context, extra_kwargs: dict | None = Non
 
 def sim_scene(seed: int = 1):
     """A PyBullet clutter scene, its fused world-frame cloud with normals, and the main camera's depth image."""
+    from grasp6d_core.sensing.synthetic import look_at
     from grasp6d_core.sim.antipodal import cloud_with_normals
-    from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, ClutterWorld, look_at
+    from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, ClutterWorld
     world = ClutterWorld(seed=seed)
     world.reset(scene="packed", objects="seen", count=4)
     cameras = (DEFAULT_CAMERA, look_at([0.35, 0.2, 0.5], [0, 0, 0]), look_at([-0.35, 0.2, 0.5], [0, 0, 0]))

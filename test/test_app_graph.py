@@ -9,8 +9,9 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import Marker, MarkerArray
 
+from grasp6d_core.sensing.synthetic import look_at
 from grasp6d_core.sim.antipodal import cloud_with_normals
-from grasp6d_core.sim.world import DEFAULT_CAMERA, ClutterWorld, look_at
+from grasp6d_core.sim.world import DEFAULT_CAMERA, ClutterWorld
 from grasp6d_ros.conversions import numpy_to_pointcloud2
 from grasp6d_ros.detector_node import LATCHED, DetectorNode
 from grasp6d_ros.executor_node import ExecutorNode

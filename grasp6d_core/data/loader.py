@@ -35,9 +35,9 @@ import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.model.labels import SEED_LABEL_RADIUS, ObjectLabels
+from grasp6d_core.splits import SCENE_SPLITS, TEST_SCENES
 
-SPLITS = {"train": range(0, 100), "seen": range(100, 130), "similar": range(130, 160), "novel": range(160, 190),
-          "test": range(100, 190)}
+SPLITS = {**SCENE_SPLITS, "test": TEST_SCENES}
 FUSED_SEG_RADIUS = 0.008
 WORKSPACE_MARGIN = 0.05
 AUGMENT_ROTATION_DEG = 30.0

@@ -32,9 +32,9 @@ import numpy as np
 
 from grasp6d_core.data.labels import DEPTHS, GRIPPER, PROBE_CLEARANCE, label_rotations, probe_min_distance
 from grasp6d_core.data.noise import apply_noise, get_sensor, to_millimetres
+from grasp6d_core.splits import SCENE_SPLITS
 
 TABLE_LABEL = 255          # render id of the table (label images store 0 there)
-SPLIT_SCENES = {"train": (0, 100), "seen": (100, 130), "similar": (130, 160), "novel": (160, 190)}
 GRASPNESS_MU = 0.8
 GRIPPER_REACH = 0.08       # no gripper probe is farther than this from its grasp point
 
@@ -109,7 +109,7 @@ def simulate_layout(parts_by_oid: dict, oids: list[int], layout: str, rng: np.ra
 def camera_arc(num_views: int, rng: np.random.Generator, target_z: float = 0.02) -> np.ndarray:
     """(V, 4, 4) table <- camera (OpenCV axes) on a GraspNet-like arc: rows of rising elevation (35°–75°),
     each row sweeping ±100° of azimuth (serpentine, like a robot arm's path), 0.5–0.6 m from the pile."""
-    from grasp6d_core.sim.world import look_at
+    from grasp6d_core.sensing.synthetic import look_at
     rows = max(1, int(round(np.sqrt(num_views / 16))))
     per_row = int(np.ceil(num_views / rows))
     target = np.array([0.0, 0.0, target_z]) + np.append(rng.normal(0, 0.01, 2), 0.0)
@@ -331,7 +331,7 @@ def scene_done(root: str | Path, scene: int) -> bool:
 
 
 def scene_ids(split: str, count: int) -> list[int]:
-    lo, hi = SPLIT_SCENES[split]
+    lo, hi = SCENE_SPLITS[split].start, SCENE_SPLITS[split].stop
     if count > hi - lo and split != "train":
         raise ValueError(f"split {split} has {hi - lo} scene ids ({lo}–{hi - 1}); asked for {count}")
     return list(range(lo, lo + count))

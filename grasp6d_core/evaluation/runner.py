@@ -11,9 +11,9 @@ from grasp6d_core.evaluation.ap import FRICTION_LIST, ImageResult, evaluate_imag
 from grasp6d_core.evaluation.dump_check import check_dump_grasps
 from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, surface_object
 from grasp6d_core.grasp import GraspGroup, dump_path
+from grasp6d_core.splits import split_of
 
 PROTOCOLS = {"standard": 10, "fused": 5}  # grasps kept per object
-SPLITS = (("train", 0, 99), ("seen", 100, 129), ("similar", 130, 159), ("novel", 160, 189))
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ def parse_range(text: str) -> list[int]:
     except ValueError:
         raise ValueError(f"bad id range {text!r}: use e.g. '160-162' or '0,3,5-7'") from None
     return sorted(ids)
-
-
-def split_of(scene: int) -> str:
-    return next((name for name, lo, hi in SPLITS if lo <= scene <= hi), "other")
 
 
 def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol: str,

@@ -10,24 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.sensing.synthetic import look_at
 
 WORKSPACE = 0.30          # side of the square work area centred at the origin, table top at z = 0
 OBJECT_SETS = {"seen": range(0, 500), "novel": range(500, 1000)}  # pybullet_data/random_urdfs ids
 DEFAULT_INTRINSICS = CameraIntrinsics(320, 240, 290.0, 290.0, 160.0, 120.0)
-
-
-def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """T_world_camera for an OpenCV camera (x right, y down, z forward) at ``eye`` looking at ``target``."""
-    eye, target, up = (np.asarray(v, dtype=float) for v in (eye, target, up))
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 DEFAULT_CAMERA = look_at([0.0, -0.35, 0.55], [0.0, 0.0, 0.0])
