@@ -57,4 +57,5 @@ CMAKE_PREFIX_PATH="$VENV" AMENT_PREFIX_PATH="$VENV" colcon --log-base build/log 
   --event-handlers console_direct- console_start_end- \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF > build/colcon.log 2>&1 \
   || { tail -40 build/colcon.log >&2; echo "setup: colcon build failed (full log: build/colcon.log)" >&2; exit 1; }
+bash tools/build_test_interfaces.sh   # moveit_msgs / control_msgs for the MoveIt wire-format tests (dev/CI only)
 echo "setup: done (. install/setup.bash to use the interfaces)"
