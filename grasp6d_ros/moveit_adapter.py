@@ -124,6 +124,7 @@ def _move_group_goal(spec: dict, moveit_msgs) -> Any:
 # Collision object ids this backend adds (and removes again after each attempt).
 TABLE_ID, TARGET_ID, OBSTACLE_PREFIX = "grasp6d_table", "grasp6d_target", "grasp6d_object_"
 MOVEIT_SUCCESS, MOVEIT_PREEMPTED = 1, -7
+CLOUD_WAIT = 2.0   # s to wait for the first scene cloud
 
 
 def _box_object(object_id: str, box: Box, frame: str, msg) -> Any:
@@ -200,7 +201,7 @@ class MoveItBackend:
         self._apply = node.create_client(srv.ApplyPlanningScene, settings.apply_planning_scene_service,
                                          callback_group=group)
         self._get = node.create_client(srv.GetPlanningScene, settings.get_planning_scene_service, callback_group=group)
-        self._cloud = None
+        self._cloud, self._cloud_received = None, threading.Event()
         if settings.planning_scene:
             latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)   # the TSDF surface is latched
@@ -211,6 +212,7 @@ class MoveItBackend:
 
     def _on_cloud(self, msg) -> None:
         self._cloud = msg
+        self._cloud_received.set()
 
     # -- actions ------------------------------------------------------------------------------------------
     def _run(self, client, goal, what: str):
@@ -297,6 +299,8 @@ class MoveItBackend:
 
     def _scene_geometry(self) -> SceneGeometry:
         from grasp6d_ros.conversions import pointcloud2_to_numpy
+        # The backend is created at the first request: give the latched cloud the time discovery takes to arrive.
+        self._cloud_received.wait(CLOUD_WAIT)
         cloud = self._cloud
         if cloud is None:
             raise RuntimeError(f"no scene cloud received on {self._node.resolve_topic_name(self.settings.scene_topic)} "

@@ -95,10 +95,12 @@ class MoveGroupStandIn(Node):
                 or region.primitives[0].dimensions[0] <= 0):
             return MoveItErrorCodes.INVALID_GOAL_CONSTRAINTS, "constraint region must be one sphere with its pose", None
         q = orientation.orientation
-        if abs(np.linalg.norm([q.x, q.y, q.z, q.w]) - 1.0) > 1e-3:
+        q = [q.x, q.y, q.z, q.w]
+        if abs(np.linalg.norm(q) - 1.0) > 1e-3:
             self.warnings.append("orientation constraint quaternion is not unit: MoveIt assumes identity")
+            q = [0.0, 0.0, 0.0, 1.0]
         pose = _pose_matrix(region.primitive_poses[0])
-        pose[:3, :3] = _pose_matrix(orientation)[:3, :3]
+        pose[:3, :3] = Rotation.from_quat(q).as_matrix()
         fingertips = pose[:3, 3] + TCP_OFFSET * pose[:3, 2]
         for object_id in self.world:
             if self._inside(object_id, fingertips) and not self._hand_may_touch(object_id):
