@@ -24,6 +24,12 @@ for package in $PACKAGES; do
   [ -f "$SOURCES/$package/package.xml" ] || { echo "setup: $SOURCES/$package/package.xml is missing" >&2; exit 1; }
 done
 
+# Message packages they depend on beyond the project's own, from PyPI (pinned in requirements-ros.txt).
+for package in shape_msgs trajectory_msgs diagnostic_msgs; do
+  [ -d "$VENV/share/$package" ] || { echo "setup: $package is missing from $VENV (the test interfaces need the PyPI" \
+    "wheel ros-${package//_/-}; it belongs in requirements-ros.txt)" >&2; exit 1; }
+done
+
 hash=$(cd "$SOURCES" && find $PACKAGES -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-12)
 stamp=build/.test-interfaces-$hash
 built=1
