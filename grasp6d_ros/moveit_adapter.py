@@ -176,7 +176,7 @@ def allow_contact(acm, object_id: str, links, msg) -> Any:
 
 
 class Cancelled(Exception):
-    pass
+    """A goal was not sent because the attempt was cancelled."""
 
 
 class MoveItBackend:
@@ -207,6 +207,7 @@ class MoveItBackend:
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)   # the TSDF surface is latched
             node.create_subscription(PointCloud2, settings.scene_topic, self._on_cloud, latched, callback_group=group)
         self._lock = threading.Lock()
+        self._active = False           # an attempt is running (cancel() has something to stop)
         self._handle = None            # the goal being executed, for cancel()
         self._cancel = threading.Event()
 
@@ -253,8 +254,6 @@ class MoveItBackend:
         if handle is not None:
             handle.cancel_goal_async()
         return True
-
-    _active = False
 
     def move(self, stage: str, pose: np.ndarray) -> tuple[bool, str]:
         goal = _move_group_goal(pose_goal_spec(pose, self.settings), self._moveit)
