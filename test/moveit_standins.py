@@ -53,6 +53,7 @@ class MoveGroupStandIn(Node):
         self.planning_frame, self.motion_time = planning_frame, motion_time
         self.goals, self.results, self.warnings, self.scene_log = [], [], [], []
         self.fail_goals: dict[int, int] = {}          # goal index -> MoveItErrorCodes value
+        self.slow_goals: dict[int, float] = {}        # goal index -> motion time [s] instead of motion_time
         self.world: dict[str, dict] = {}              # id -> {"pose": 4x4, "boxes": [(4x4, size)]}
         self.attached: dict[str, dict] = {}           # id -> {"link": name, "entry": its world entry}
         self.acm = AllowedCollisionMatrix(entry_names=list(PANDA_LINKS),
@@ -129,14 +130,15 @@ class MoveGroupStandIn(Node):
             index = len(self.goals)
             code, message, pose = self._check(request)
             self.goals.append({"request": request, "pose": pose, "plan_only": goal_handle.request.planning_options.plan_only,
-                               "world": sorted(self.world), "attached": sorted(self.attached)})
+                               "world": sorted(self.world), "attached": sorted(self.attached),
+                               "touchable": sorted(o for o in self.world if self._hand_may_touch(o))})
         goal_handle.publish_feedback(MoveGroup.Feedback(state="PLANNING"))
         if code == MoveItErrorCodes.SUCCESS and index in self.fail_goals:
             code, message = self.fail_goals[index], "told to fail"
         if code == MoveItErrorCodes.SUCCESS:
             goal_handle.publish_feedback(MoveGroup.Feedback(state="MONITOR"))
             self.moving = index
-            deadline = time.monotonic() + self.motion_time
+            deadline = time.monotonic() + self.slow_goals.get(index, self.motion_time)
             while time.monotonic() < deadline and not goal_handle.is_cancel_requested:
                 time.sleep(0.01)
             self.moving = None

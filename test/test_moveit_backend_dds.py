@@ -44,11 +44,11 @@ def _grasps():
                                       translations=[[0.5, 0.0, 0.035], [0.5, 0.0, 0.035]])
 
 
-def _pick(move_group_setup=None, object_width=0.05, params=(), cloud=True, during=None, motion_time=0.05):
+def _pick(move_group_setup=None, object_width=0.05, params=(), cloud=True, during=None):
     """Run one ~/execute of the ranked grasps against the stand-ins; returns (answer, move_group, gripper, executor)."""
     from grasp6d_ros.srv import ExecuteGrasp
     overrides = [Parameter("backend", value="moveit"), Parameter("max_attempts", value=3), *params]
-    with spinning(lambda ctx: MoveGroupStandIn(ctx, motion_time=motion_time),
+    with spinning(lambda ctx: MoveGroupStandIn(ctx),
                   lambda ctx: GripperStandIn(ctx, object_width=object_width)) as (move_group, gripper):
         if move_group_setup:
             move_group_setup(move_group)
@@ -95,6 +95,8 @@ def test_pick_succeeds_inside_a_planning_scene():
     assert [set(g["world"]) for g in move_group.goals] == [objects, objects, objects - {TARGET_ID},
                                                            objects - {TARGET_ID}]
     assert [g["attached"] for g in move_group.goals] == [[], [], [TARGET_ID], [TARGET_ID]]
+    # the fingers may touch the target from the approach on (its fingertips end inside the target box), not before
+    assert [g["touchable"] for g in move_group.goals] == [[], [TARGET_ID], [], []]
     kinds = [entry[0] for entry in move_group.scene_log]
     assert kinds == ["add", "add", "add", "acm", "attach", "detach", "remove", "remove", "remove"]
     assert move_group.scene_log[4] == ("attach", TARGET_ID, "panda_hand",
@@ -127,11 +129,14 @@ def test_cancel_during_approach_preempts_move_group_and_tries_nothing_else():
     outcome = {}
 
     def cancel_when_approaching(executor, move_group):
-        assert wait_for(lambda: len(move_group.goals) == 2 and move_group.moving == 1, 30)
+        outcome["approaching"] = wait_for(lambda: len(move_group.goals) == 2 and move_group.moving == 1, 30)
         outcome["cancelled"] = executor._backend.cancel()
 
-    answer, move_group, _, executor = _pick(during=cancel_when_approaching, motion_time=1.5)
-    assert outcome["cancelled"] is True
+    def slow_approach(move_group):   # long enough that only a cancel ends it within the test
+        move_group.slow_goals = {1: 30.0}
+
+    answer, move_group, _, executor = _pick(slow_approach, during=cancel_when_approaching)
+    assert outcome == {"approaching": True, "cancelled": True}
     assert not answer.success and answer.stage == "approach" and "cancelled" in answer.message, answer.message
     assert move_group.results == [MoveItErrorCodes.SUCCESS, MoveItErrorCodes.PREEMPTED]
     _assert_scene_cleaned(move_group)
