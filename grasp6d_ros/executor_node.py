@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
     "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
     "hand": "",
+    "planning_scene": True, "scene_topic": "surface", "apply_planning_scene_service": "/apply_planning_scene",
+    "get_planning_scene_service": "/get_planning_scene",
+    "touch_links": ["panda_hand", "panda_leftfinger", "panda_rightfinger"],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -53,9 +56,13 @@ def create_backend(name: str, node: "ExecutorNode"):
         from grasp6d_ros.moveit_adapter import MissingPackagesError, MoveItBackend, MoveItSettings
         settings = MoveItSettings(**{k: node.param(k) for k in (
             "base_frame", "planning_group", "end_effector_link", "move_group_action", "gripper_action",
-            "velocity_scaling", "gripper_max_effort", "min_hold_width")})
+            "velocity_scaling", "gripper_max_effort", "min_hold_width", "planning_scene", "scene_topic",
+            "apply_planning_scene_service", "get_planning_scene_service")},
+            open_width=node.hand_settings()[1], touch_links=tuple(node.param("touch_links")))
+        timeout = float(node.param("tf_timeout"))
         try:
-            return MoveItBackend(node, settings)
+            return MoveItBackend(node, settings, transform_lookup=lambda target, source: node._frames.lookup(
+                target, source, timeout=timeout))
         except MissingPackagesError as error:
             raise BackendError(str(error)) from error
     if name == "sim":

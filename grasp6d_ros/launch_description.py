@@ -117,7 +117,8 @@ def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False
                                     (inputs["camera_info"], info_topic or choice["camera_info"])]))
     specs.append(ours("detector_node", [("surface", demo["tsdf_surface"])]))
     if executor != "none":
-        specs.append(ours("executor_node", [("grasps", demo["detector_grasps"])], {"backend": executor}))
+        specs.append(ours("executor_node", [("grasps", demo["detector_grasps"]), ("surface", demo["tsdf_surface"])],
+                          {"backend": executor}))
     if rviz:
         specs.append(NodeSpec("rviz2", "rviz2", "rviz2", arguments=["-d", str(directory / "grasp_demo.rviz")]))
     return specs

@@ -28,7 +28,7 @@ def test_parameters_come_from_config_files():
     assert specs["detector_node"].parameters == detector_yaml
     executor_yaml = yaml.safe_load((CONFIG / "executor.yaml").read_text())["executor_node"]["ros__parameters"]
     assert specs["executor_node"].parameters == {**executor_yaml, "backend": "sim"}
-    assert specs["executor_node"].remappings == [("grasps", "/detector_node/grasps")]
+    assert specs["executor_node"].remappings == [("grasps", "/detector_node/grasps"), ("surface", "/tsdf_node/surface")]
     assert specs["detector_node"].remappings == [("surface", "/tsdf_node/surface")]
 
 
@@ -70,6 +70,7 @@ def test_camera_none_uses_given_topics_and_rviz_gets_config():
     assert names == ["tsdf_node", "detector_node", "executor_node", "rviz2"]
     assert ("depth/image", "/my/depth") in specs[0].remappings and ("depth/camera_info", "/my/info") in specs[0].remappings
     assert specs[2].parameters["backend"] == "moveit"
+    assert ("surface", "/tsdf_node/surface") in specs[2].remappings   # the MoveIt backend's collision boxes
     rviz_file = Path(specs[3].arguments[1])
     assert rviz_file.is_file() and "MarkerArray" in rviz_file.read_text()
     assert ros_arguments(specs[0])[:3] == ["--ros-args", "-r", "depth/image:=/my/depth"]

@@ -3,6 +3,8 @@
 The arm here is a recording backend (no robot, no MoveIt on this machine): what is under test is the node —
 grasp selection from ~/grasps, frames, planning, ranked fallback, error answers — not the arm.
 """
+import sys
+
 import numpy as np
 import pytest
 from rclpy.node import Node
@@ -111,8 +113,16 @@ def test_hand_description_sets_tcp_offset_and_opening():
     assert not answers[0].success and "hand file /no/such/hand.yaml: no such file" in answers[0].message
 
 
-def test_execute_without_grasps_and_missing_moveit():
+def _hide_moveit_packages(monkeypatch):
+    """As on a machine without the ROS packages (here they may be built from ../shared for other tests)."""
+    for package in ("moveit_msgs", "control_msgs", "shape_msgs"):
+        for module in ("", ".msg", ".action", ".srv"):
+            monkeypatch.setitem(sys.modules, package + module, None)
+
+
+def test_execute_without_grasps_and_missing_moveit(monkeypatch):
     from grasp6d_ros.srv import ExecuteGrasp
+    _hide_moveit_packages(monkeypatch)
     answers = _run(None, [ExecuteGrasp.Request()], backend="moveit")
     assert not answers[0].success and "no grasps received yet" in answers[0].message
     request = ExecuteGrasp.Request(grasp=grasp_group_to_msg(_grasps(), "panda_link0").grasps[0])
@@ -123,7 +133,7 @@ def test_execute_without_grasps_and_missing_moveit():
         assert "backend:=sim" in answer.message
 
 
-def test_moveit_request_building_as_plain_data():
+def test_moveit_request_building_as_plain_data(monkeypatch):
     settings = MoveItSettings(base_frame="world", planning_group="arm", end_effector_link="tool0")
     pose = np.eye(4)
     pose[:3, :3] = Rotation.from_euler("xyz", [np.pi, 0, 0.4]).as_matrix()
@@ -137,6 +147,7 @@ def test_moveit_request_building_as_plain_data():
     assert gripper_goal_spec(0.5, settings)["position"] == pytest.approx(0.05)   # clamped to the hand's 0.10 m
     with pytest.raises(ValueError, match="finite 4x4"):
         pose_goal_spec(np.full((4, 4), np.nan), settings)
+    _hide_moveit_packages(monkeypatch)
     with pytest.raises(MissingPackagesError, match="moveit_msgs, control_msgs, shape_msgs"):
         import_moveit_packages()
 

@@ -97,4 +97,5 @@ if [ -d "$SHARED/ros_python" ]; then
     touch "$iface_stamp"
   fi
 fi
+bash tools/build_test_interfaces.sh   # moveit_msgs / control_msgs for the MoveIt wire-format tests (dev/CI only)
 echo "setup: done (. install/setup.bash to use the interfaces)"

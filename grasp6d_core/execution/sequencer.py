@@ -25,6 +25,7 @@ class StageResult:
     success: bool
     stage: str          # last stage reached (the failing one on failure, "retreat" on success)
     message: str
+    cancelled: bool = False   # stopped on request: no further grasp is tried
 
 
 @dataclass
@@ -67,7 +68,8 @@ def run_plan(plan: GraspPlan, move: MoveFn, grip: GripFn, open_width: float = 0.
 
 def execute_ranked(plans: Sequence[GraspPlan], execute_one: Callable[[GraspPlan], StageResult],
                    max_attempts: int = 3, retry_stages: Sequence[str] = DEFAULT_RETRY_STAGES) -> ExecutionOutcome:
-    """Try plans best first; move on to the next only when an attempt failed in one of ``retry_stages``."""
+    """Try plans best first; move on to the next only when an attempt failed in one of ``retry_stages`` (and
+    was not cancelled)."""
     if not plans:
         return ExecutionOutcome(False, "none", "no grasp to execute")
     attempts: list[Attempt] = []
@@ -76,7 +78,7 @@ def execute_ranked(plans: Sequence[GraspPlan], execute_one: Callable[[GraspPlan]
         attempts.append(Attempt(plan.rank, result))
         if result.success:
             return ExecutionOutcome(True, result.stage, f"grasp #{plan.rank + 1}: {result.message}", attempts)
-        if result.stage not in retry_stages:
+        if result.cancelled or result.stage not in retry_stages:
             break
     last = attempts[-1]
     tried = ", ".join(f"#{a.rank + 1} at {a.result.stage}" for a in attempts)
