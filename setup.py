@@ -2,11 +2,18 @@
 
 The ROS route builds the same code with colcon (CMakeLists.txt), which also generates the interfaces.
 """
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# One version: grasp6d_core.__version__ (package.xml must spell it literally for ROS; a test checks they agree).
+VERSION = re.search(r'__version__ = "([^"]+)"', Path(__file__).with_name("grasp6d_core").joinpath("__init__.py")
+                    .read_text()).group(1)
 
 setup(
     name="grasp6d",
-    version="0.1.0",
+    version=VERSION,
     description="6-DoF grasp detection for parallel-jaw grippers: TSDF fusion, a sparse-conv grasp network, "
                 "GraspNet-format data and evaluation",
     packages=find_packages(include=["grasp6d_core", "grasp6d_core.*", "grasp6d_ros", "grasp6d_ros.*"]),

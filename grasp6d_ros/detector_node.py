@@ -3,7 +3,7 @@
 No algorithm here: the cloud comes from the request or from the TSDF node's latest surface, the detection
 policy (workspace crop, model, hand, hand filter, object ids, the request's target fields, min_score, top_k) is
 grasp6d_core.pipeline.GraspPipeline — the same one ``grasp6d detect`` and ``grasp6d sim-bench`` run — the target
-fields are read by grasp6d_ros.targets and frames go through grasp6d_ros.transforms. Every failure becomes
+fields are read by grasp6d_ros.targets and frames go through grasp6d_ros.frames. Every failure becomes
 ``success=false`` with a message naming what is wrong; the node keeps serving.
 
 Concurrency: the service runs in a reentrant callback group (several clients at once, validation in
@@ -33,10 +33,10 @@ from grasp6d_core.pipeline import GraspPipeline, PipelineError, PipelineResult, 
 from grasp6d_core.segmentation import SegmentationParams
 from grasp6d_core.targets import ConstraintError, TargetConstraints
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg
+from grasp6d_ros.frames import FrameError, TransformLookup
 from grasp6d_ros.markers import grasp_markers
 from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.targets import cloud_points, needs_camera_transform, request_targets
-from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
     "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,

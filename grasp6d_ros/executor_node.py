@@ -21,8 +21,8 @@ from grasp6d_core.execution import (PANDA_MAX_REACH, GraspLimits, PlannerConfig,
                                     plan_grasps, run_plan)
 from grasp6d_core.hand import load_hand
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
+from grasp6d_ros.frames import FrameError, TransformLookup
 from grasp6d_ros.spin import spin_until_shutdown
-from grasp6d_ros.transforms import FrameError, TransformLookup
 
 DEFAULTS: dict[str, Any] = {
     "backend": "sim", "base_frame": "panda_link0", "tcp_offset": 0.1034, "pregrasp_distance": 0.08,

@@ -4,7 +4,8 @@ parameters.
 tf2_ros is not on PyPI (README "Installing it on a robot"), so pip-installed setups use :class:`StaticTransforms`: each entry
 ``"parent child x y z qx qy qz qw"`` is parent <- child. :class:`FrameBuffer` picks the backend
 (``mode`` = auto | tf | static) and says which one it uses; lookups return a 4×4 numpy matrix target <- source
-or raise :class:`TransformUnavailable` naming both frames.
+or raise :class:`FrameError` naming both frames. :class:`TransformLookup` is the form services use: no transform
+needed -> None, and every failure (also a bad ``static_transforms`` entry) a FrameError to answer with.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from grasp6d_core.errors import Grasp6dError
 TRANSFORM_MODES = ("auto", "tf", "static")
 
 
-class TransformUnavailable(Grasp6dError, LookupError):
-    """No transform between two frames (yet); the text names them."""
+class FrameError(Grasp6dError, LookupError):
+    """No transform between two frames (yet), or a message without a frame; the text names them."""
 
 
 def pose_to_matrix(translation: Sequence[float], quaternion_xyzw: Sequence[float]) -> np.ndarray:
@@ -95,7 +96,7 @@ class StaticTransforms:
                     return T_neighbour_source
                 seen.add(neighbour)
                 queue.append((neighbour, T_neighbour_source))
-        raise TransformUnavailable(f"no static transform from '{source}' to '{target}' "
+        raise FrameError(f"no static transform from '{source}' to '{target}' "
                                    f"(known frames: {', '.join(self.frames) or 'none'}; set static_transforms)")
 
 
@@ -115,7 +116,7 @@ class TfTransforms:
         try:
             msg = self._buffer.lookup_transform(target, source, when, timeout=Duration(seconds=timeout))
         except Exception as error:  # tf2 raises LookupException / ExtrapolationException / ...
-            raise TransformUnavailable(f"no TF transform from '{source}' to '{target}': {error}") from error
+            raise FrameError(f"no TF transform from '{source}' to '{target}': {error}") from error
         return transform_msg_to_matrix(msg)
 
 
@@ -151,7 +152,7 @@ class FrameBuffer:
 
     def lookup(self, target: str, source: str, stamp=None, timeout: float = 0.1) -> np.ndarray:
         if not source:
-            raise TransformUnavailable(f"the message has no header.frame_id, cannot transform it to '{target}'")
+            raise FrameError(f"the message has no header.frame_id, cannot transform it to '{target}'")
         if target == source:
             return np.eye(4)
         return self._impl.lookup(target, source, stamp, timeout=timeout)
@@ -166,3 +167,27 @@ def import_tf2_ros_if(mode: str, importer: Callable[[], object]):
         raise RuntimeError("transform_source=tf needs tf2_ros, which is not installed (it ships with a ROS 2 "
                            "distribution, not on PyPI); use transform_source:=static with static_transforms")
     return module
+
+
+class TransformLookup:
+    """A node's frame lookups for answering requests: None when no transform is needed, else target <- source.
+
+    The FrameBuffer (TF or static transforms) is made at the first lookup that needs one, so a node that never
+    changes frames never needs either. Every failure becomes a FrameError naming both frames.
+    """
+
+    def __init__(self, node):
+        self._node = node
+        self._buffer: FrameBuffer | None = None
+
+    def lookup(self, target: str, source: str, stamp=None, timeout: float = 0.2) -> np.ndarray | None:
+        if not target or target == source:
+            return None
+        if not source:
+            raise FrameError(f"unknown frame: the input has no header.frame_id, cannot transform to '{target}'")
+        try:
+            if self._buffer is None:
+                self._buffer = FrameBuffer(self._node)
+            return np.asarray(self._buffer.lookup(target, source, stamp, timeout=timeout), dtype=np.float64)
+        except (FrameError, ValueError, RuntimeError) as error:   # no transform, or bad static_transforms / TF mode
+            raise FrameError(f"unknown frame: cannot transform '{source}' -> '{target}': {error}") from error

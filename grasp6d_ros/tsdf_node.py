@@ -38,7 +38,7 @@ from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume
 from grasp6d_ros.conversions import (ConversionError, camera_info_to_intrinsics, depth_image_to_metres,
                                      numpy_to_pointcloud2, stamp_to_seconds)
 from grasp6d_ros.frame_queue import FrameQueue
-from grasp6d_ros.frames import FrameBuffer, TransformUnavailable
+from grasp6d_ros.frames import FrameBuffer, FrameError
 from grasp6d_ros.spin import spin_until_shutdown
 
 DEFAULTS: dict[str, Any] = {
@@ -216,7 +216,7 @@ class TSDFNode(Node):
         try:
             T = self.frames.lookup(self.param("task_frame"), msg.header.frame_id, msg.header.stamp,
                                    timeout=float(self.param("tf_timeout")))
-        except TransformUnavailable as error:
+        except FrameError as error:
             raise SkipFrame("missing transform", str(error)) from error
         with self._volume_lock:
             try:

@@ -90,3 +90,12 @@ def test_pip_wheel_carries_model_configs_and_shipped_weights(tmp_path):
     for config in ("cpu", "paper", "baseline", "gsnet"):
         assert f"grasp6d_core/configs/model/{config}.yaml" in names
     assert any(n.endswith("data/share/grasp6d/models/grasp6d_cpu.pt") for n in names)
+
+
+def test_one_version_everywhere():
+    """grasp6d_core.__version__ is the version; setup.py reads it and package.xml (which ROS needs literal) agrees."""
+    import xml.etree.ElementTree as ET
+    import grasp6d_core
+    assert ET.parse(REPO / "package.xml").getroot().findtext("version") == grasp6d_core.__version__
+    result = subprocess.run([sys.executable, "setup.py", "--version"], cwd=REPO, capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == grasp6d_core.__version__, result.stderr
