@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", default=None, help="with a root: scene ids, e.g. 100-101 (default: all)")
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
     parser.add_argument("--out", required=True, help="dump root")
-    parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255 or 0,5 (missing ones are skipped)")
+    parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255, 0,5 or 0-255:8 (every 8th; missing ones are skipped)")
     add_pipeline_arguments(parser)
     parser.add_argument("--workspace", default="labels",
                         help="evaluation only — labels: crop to the objects' box + 5 cm from the label image when "
