@@ -70,3 +70,12 @@ def test_development_report_is_labelled():
 def test_report_bad_values_one_line(tmp_path, capsys, flag, value, message):
     assert cli(TINY + ["--seed", "5", "--out", str(tmp_path), flag, value]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_report_help_lists_its_flags(capsys):
+    for argv in (["--help"], ["report", "--help"]):     # argparse formats both help texts ('%' would break them)
+        with pytest.raises(SystemExit) as done:
+            cli(argv)
+        assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "report" in out and "--dev" in out and "--workspace" in out

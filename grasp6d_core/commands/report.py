@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "test report from a fresh seed: synth + detect + eval per split, AP with per-scene 95 % intervals"
+HELP = "test report from a fresh seed: synth + detect + eval per split, AP with per-scene bootstrap intervals"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
