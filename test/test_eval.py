@@ -206,6 +206,15 @@ def test_parse_range():
         parse_range("a-b")
 
 
+def test_parse_range_with_a_step():
+    assert parse_range("0-255:8") == list(range(0, 256, 8))       # every 8th view of a 256-view scene
+    assert parse_range("0-6:3,10") == [0, 3, 6, 10]
+    assert parse_range("160-161:1") == [160, 161]
+    for bad in ("0-255:0", "0-255:-2", "5:2", "0-10:x"):           # no zero/negative step, no step on one id
+        with pytest.raises(ValueError, match="every 8th id"):
+            parse_range(bad)
+
+
 def test_paired_ap_difference_over_shared_scenes(capsys, tmp_path):
     from grasp6d_core.evaluation.compare import main, paired_ap_difference
     per = lambda aps: {"per_scene": {f"scene_{160 + i:04d}": {"AP": ap} for i, ap in enumerate(aps)}}

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", default=None, help="with a root: scene ids, e.g. 100-101 (default: all)")
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
     parser.add_argument("--out", required=True, help="dump root")
-    parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255 or 0,5 (missing ones are skipped)")
+    parser.add_argument("--views", default="0-255", help="image ids, e.g. 0-255, 0,5 or 0-255:8 (every 8th; missing ones are skipped)")
     add_pipeline_arguments(parser)
     parser.add_argument("--workspace", default="labels",
                         help="evaluation only — labels: crop to the objects' box + 5 cm from the label image when "
@@ -90,14 +90,9 @@ def label_box(cam_dir, ann: int, points, valid) -> tuple[float, ...] | None:
 
 def _run(args: argparse.Namespace) -> None:
     import torch
-    from tqdm import tqdm
     from grasp6d_core.evaluation.runner import parse_range
-    from grasp6d_core.grasp import dump_path
     from grasp6d_core.model.detector import GraspDetector
     from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box, settings_from_args
-    import numpy as np
-    from grasp6d_core.draw import save_grasp_picture
-    from grasp6d_core.evaluation.scene_io import table_from_camera
 
     torch.set_num_threads(max(1, args.threads))
     fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)
@@ -113,22 +108,34 @@ def _run(args: argparse.Namespace) -> None:
         jobs += [(folder, a) for a in views if a in present]
     if not jobs:
         raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
-    first_of_scene = {}
-    for folder, ann in tqdm(jobs, desc="detect"):
-        points, valid = image_points(folder / args.camera, ann, args.max_depth)
-        if args.workspace == "labels":
-            pipeline.settings = settings.replace(box=label_box(folder / args.camera, ann, points, valid))
+    write_dumps(pipeline, settings, jobs, args.camera, args.out, args.workspace, args.max_depth, png=not args.no_png)
+    print(f"wrote {len(jobs)} dumps under {args.out}")
+
+
+def write_dumps(pipeline, settings, jobs: list, camera: str, out, workspace: str, max_depth: float,
+                png: bool = True, progress: bool = True) -> None:
+    """Run ``pipeline`` on each (scene folder, image id) of ``jobs`` and save the grasps as the benchmark dump
+    under ``out``; ``workspace`` 'labels' crops each image to its labelled objects (evaluation only), any other
+    value keeps ``settings``' box. One PNG per scene (its first image) unless ``png`` is False."""
+    import numpy as np
+    from tqdm import tqdm
+    from grasp6d_core.draw import save_grasp_picture
+    from grasp6d_core.evaluation.scene_io import table_from_camera
+    from grasp6d_core.grasp import dump_path
+    pictured = set()
+    for folder, ann in tqdm(jobs, desc="detect", disable=not progress):
+        points, valid = image_points(folder / camera, ann, max_depth)
+        if workspace == "labels":
+            pipeline.settings = settings.replace(box=label_box(folder / camera, ann, points, valid))
         grasps = pipeline.run(points).grasps
         scene = int(folder.name[6:])
-        grasps.save_npy(dump_path(args.out, scene, args.camera, ann))
-        if scene not in first_of_scene:
-            first_of_scene[scene] = True
-            if not args.no_png:
-                png = dump_path(args.out, scene, args.camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
-                # Drawn in the table frame (z up) so objects stand out by height; without the scene's camera
-                # poses, a camera looking down is assumed (z up = −z of the camera).
-                T = table_from_camera(folder / args.camera, ann)
-                T = np.diag([1.0, -1.0, -1.0, 1.0]) if T is None else T
-                save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], grasps.transform(T), png,
-                                   title=f"scene {scene} image {ann} ({args.camera}), table frame")
-    print(f"wrote {len(jobs)} dumps under {args.out}")
+        grasps.save_npy(dump_path(out, scene, camera, ann))
+        if png and scene not in pictured:
+            pictured.add(scene)
+            picture = dump_path(out, scene, camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
+            # Drawn in the table frame (z up) so objects stand out by height; without the scene's camera
+            # poses, a camera looking down is assumed (z up = −z of the camera).
+            T = table_from_camera(folder / camera, ann)
+            T = np.diag([1.0, -1.0, -1.0, 1.0]) if T is None else T
+            save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], grasps.transform(T), picture,
+                               title=f"scene {scene} image {ann} ({camera}), table frame")

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dump", required=True, help="dump root: scene_XXXX/<camera>/NNNN.npy")
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
     parser.add_argument("--scenes", default="160-162", help="scene ids, e.g. 160-162 or 100,101")
-    parser.add_argument("--anns", default=None, help="image ids (default: every image present in the dump)")
+    parser.add_argument("--anns", default=None, help="image ids, e.g. 0-7 or 0-255:8 (every 8th; default: every image present in the dump)")
     parser.add_argument("--protocol", default="standard", choices=["standard", "fused"],
                         help="standard: ≤10 grasps/object per image; fused: one fused input per scene (ann 0), ≤5/object")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes")

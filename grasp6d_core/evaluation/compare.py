@@ -16,11 +16,19 @@ def paired_ap_difference(result_a: dict, result_b: dict, metric: str = "AP", res
     if not scenes:
         raise ValueError("the two results share no scene: compare evaluations of the same scenes")
     diff = np.array([result_a["per_scene"][s][metric] - result_b["per_scene"][s][metric] for s in scenes])
-    rng = np.random.default_rng(seed)
-    boot = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return {"metric": metric, "mean_difference": float(diff.mean()), "ci95": [float(low), float(high)],
+    return {"metric": metric, "mean_difference": float(diff.mean()), "ci95": bootstrap_mean_interval(diff, resamples, seed),
             "a_higher": int((diff > 0).sum()), "scenes": len(scenes)}
+
+
+def bootstrap_mean_interval(values, resamples: int = 10000, seed: int = 0) -> list[float]:
+    """95 % percentile-bootstrap interval of the mean of ``values`` (one per scene, resampled with replacement):
+    how far a mean over this few scenes may sit from the mean over many more scenes drawn the same way."""
+    values = np.asarray(values, float)
+    if values.size == 0:
+        raise ValueError("no values to bootstrap: evaluate at least one scene")
+    boot = values[np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return [float(low), float(high)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,17 +27,24 @@ class Job:
 
 
 def parse_range(text: str) -> list[int]:
-    """'160-162' or '0,3,5-7' -> sorted ids."""
+    """'160-162', '0,3,5-7' or, with a step, '0-255:8' (every 8th id from 0 to 255) -> sorted ids."""
     ids: set[int] = set()
     try:
         for part in str(text).split(","):
-            if "-" in part:
-                lo, hi = (int(v) for v in part.split("-"))
-                ids.update(range(lo, hi + 1))
-            elif part.strip():
-                ids.add(int(part))
+            span, _, step_text = part.partition(":")
+            step = int(step_text) if step_text else 1
+            if step < 1:
+                raise ValueError
+            if "-" in span:
+                lo, hi = (int(v) for v in span.split("-"))
+                ids.update(range(lo, hi + 1, step))
+            elif step_text:  # a step on a single id means nothing: refuse rather than guess
+                raise ValueError
+            elif span.strip():
+                ids.add(int(span))
     except ValueError:
-        raise ValueError(f"bad id range {text!r}: use e.g. '160-162' or '0,3,5-7'") from None
+        raise ValueError(f"bad id range {text!r}: use e.g. '160-162', '0,3,5-7' or '0-255:8' "
+                         f"(every 8th id, step >= 1)") from None
     return sorted(ids)
 
 
