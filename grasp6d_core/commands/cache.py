@@ -36,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.config import load_config
-    from grasp6d_core.model.train_loop import parse_ids
+    from grasp6d_core.model.train_config import scene_ids
     try:
         num_points = args.num_points or int(load_config(args.config)["num_points"])
         root = Path(args.data)
-        dataset = GraspNetDataset(root, args.camera, scenes=parse_ids(args.scenes), num_points=num_points,
+        dataset = GraspNetDataset(root, args.camera, scenes=scene_ids(args.scenes, "--scenes"), num_points=num_points,
                                   seed=args.seed, cache=args.cache_dir or root / ".grasp6d_cache")
         indices = range(len(dataset))
         if args.workers > 1:
