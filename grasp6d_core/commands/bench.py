@@ -8,8 +8,6 @@ import pkgutil
 
 import grasp6d_core.benchmarks as benchmarks_package
 
-HELP = "run a speed/memory benchmark and print its figures (tsdf, detect, ...)"
-
 
 def benchmark_modules() -> dict[str, str]:
     return {info.name: f"{benchmarks_package.__name__}.{info.name}"

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "precompute the training cache (sampled points, normals, objectness, graspness) of a dataset root"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="GraspNet-format root")

@@ -6,8 +6,6 @@ import argparse
 
 from grasp6d_core.pipeline import add_pipeline_arguments
 
-HELP = "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per image) + a PNG per scene"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None, help="model checkpoint (default: the shipped models/grasp6d_cpu.pt)")

@@ -6,8 +6,6 @@ import json
 
 from grasp6d_core.pipeline import PipelineError, add_pipeline_arguments, settings_from_args
 
-HELP = "clutter-removal benchmark in PyBullet (grasp success and declutter rates)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="antipodal",

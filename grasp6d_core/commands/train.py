@@ -5,8 +5,6 @@ import argparse
 
 from grasp6d_core.model.train_config import CAMERAS, DEVICES, TrainConfig
 
-HELP = "train the grasp network (configs: cpu, paper, baseline, gsnet) on a GraspNet-format dataset"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=TrainConfig.config, help="model config name or YAML path (cpu|paper|baseline|gsnet)")
