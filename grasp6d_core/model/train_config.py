@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from grasp6d_core.checks import require_at_least, require_one_of
 from grasp6d_core.errors import ConfigError
 
 CAMERAS = ("realsense", "kinect")
@@ -75,10 +76,8 @@ class TrainConfig:
             object.__setattr__(self, name, Path(getattr(self, name)))
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
-        if self.camera not in CAMERAS:
-            raise ConfigError(f"camera {self.camera!r} is not one of {' | '.join(CAMERAS)}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device {self.device!r} is not one of {' | '.join(DEVICES)}")
+        require_one_of(self, "camera", CAMERAS)
+        require_one_of(self, "device", DEVICES)
         if self.steps is not None and self.epochs is not None:
             raise ConfigError(f"steps ({self.steps}) and epochs ({self.epochs}) exclude each other: give one")
         if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
@@ -87,12 +86,9 @@ class TrainConfig:
             raise ConfigError(f"lr must be a finite number > 0, got {self.lr}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ConfigError(f"max_minutes must be > 0 (or None), got {self.max_minutes}")
-        at_least = {"steps": 1, "batch_size": 1, "micro_batch": 1, "num_points": 1, "workers": 0, "prefetch": 1,
-                    "threads": 1, "val_every": 1, "val_images": 1, "ckpt_every": 1, "prior_images": 1}
-        for name, low in at_least.items():
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        require_at_least(self, {"steps": 1, "batch_size": 1, "micro_batch": 1, "num_points": 1, "workers": 0,
+                                "prefetch": 1, "threads": 1, "val_every": 1, "val_images": 1, "ckpt_every": 1,
+                                "prior_images": 1})
         self.train_ids()   # a malformed selection fails here, before any work
         self.val_ids()
 
