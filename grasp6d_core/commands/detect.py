@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from grasp6d_core.pipeline import add_pipeline_arguments
+from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +92,8 @@ def _run(args: argparse.Namespace) -> None:
     from grasp6d_core.evaluation.runner import parse_range
     from grasp6d_core.grasp import dump_path
     from grasp6d_core.model.detector import GraspDetector
-    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box, settings_from_args
+    from grasp6d_core.commands._pipeline_flags import settings_from_args
+    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
     import numpy as np
     from grasp6d_core.draw import save_grasp_picture
     from grasp6d_core.evaluation.scene_io import table_from_camera
