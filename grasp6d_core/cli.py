@@ -1,8 +1,8 @@
-"""The ``grasp6d`` command line: one subcommand per module in :mod:`grasp6d_core.commands`.
+"""The ``grasp6d`` command line: the subcommands registered in :data:`COMMANDS`.
 
-Each command module defines ``NAME``, ``HELP`` and ``add_arguments(parser)`` plus ``run(args) -> int``. They
-are imported lazily (only the chosen one), so ``grasp6d --help`` stays fast and a command whose heavy
-dependency is missing fails alone, with its own message.
+Each command module (grasp6d_core/commands/) defines ``add_arguments(parser)`` and ``run(args) -> int``; it maps
+its flags onto the typed settings of the library function it calls. Only the chosen module is imported, so
+``grasp6d --help`` stays fast and a command whose heavy dependency is missing fails alone, with its own message.
 
 Errors a user can cause — a missing or unwritable path, a bad value, an unreadable or refused file — are
 raised as OSError or ValueError (CheckpointError is one) by the commands and turned into one line on stderr
@@ -13,26 +13,34 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 from types import ModuleType
 
-import grasp6d_core.commands as commands_package
 from grasp6d_core.errors import Grasp6dError
 
 # What a user's mistake raises (a path, a value, a file we refuse, a source that cannot open); anything else is a
 # bug and keeps its traceback.
 USER_ERRORS = (OSError, ValueError, Grasp6dError)
 
-
-def command_modules() -> dict[str, str]:
-    """Command name -> module path, from the module file names (``synth.py`` -> ``synth``, ``sim_bench.py``
-    -> ``sim-bench``)."""
-    found = {}
-    for info in pkgutil.iter_modules(commands_package.__path__):
-        if not info.name.startswith("_"):
-            found[info.name.replace("_", "-")] = f"{commands_package.__name__}.{info.name}"
-    return dict(sorted(found.items()))
+# Command name -> (module, help line), in --help order. Registering a command is one line here; the help line
+# lives here (not in the module) so that listing the commands imports none of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("grasp6d_core.commands.bench", "run a speed/memory benchmark and print its figures (tsdf, detect, ...)"),
+    "cache": ("grasp6d_core.commands.cache", "precompute the training cache (sampled points, normals, objectness, "
+              "graspness) of a dataset root"),
+    "detect": ("grasp6d_core.commands.detect", "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per "
+               "image) + a PNG per scene"),
+    "eval": ("grasp6d_core.commands.eval", "GraspNet-1Billion AP (force closure + collision) of a dump in the "
+             "benchmark layout"),
+    "report": ("grasp6d_core.commands.report", "test report from a fresh seed: synth + detect + eval per split, AP "
+               "with per-scene bootstrap intervals"),
+    "sim-bench": ("grasp6d_core.commands.sim_bench", "clutter-removal benchmark in PyBullet (grasp success and "
+                  "declutter rates)"),
+    "synth": ("grasp6d_core.commands.synth", "generate synthetic GraspNet-format scenes (objects, SDFs, grasp "
+              "labels, depth, collision labels)"),
+    "train": ("grasp6d_core.commands.train", "train the grasp network (configs: cpu, paper, baseline, gsnet) on a "
+              "GraspNet-format dataset"),
+}
 
 
 def _load(module_path: str) -> ModuleType:
@@ -47,38 +55,25 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
                                      "detection, evaluation and benchmarks (no ROS needed).")
     parser.add_argument("--version", action="version", version=f"grasp6d {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_path in command_modules().items():
+    for name, (module_path, help_line) in COMMANDS.items():
         if name == load:
-            module = _load(module_path)
-            command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
-            module.add_arguments(command_parser)
+            command_parser = sub.add_parser(name, help=help_line, description=help_line)
+            _load(module_path).add_arguments(command_parser)
         else:
-            # The help line is read from the module's HELP without running its heavy imports.
-            sub.add_parser(name, help=_help_line(module_path), add_help=False)
+            sub.add_parser(name, help=help_line, add_help=False)
     return parser
-
-
-def _help_line(module_path: str) -> str:
-    spec = importlib.util.find_spec(module_path)
-    if spec is None or spec.origin is None:
-        return ""
-    for line in open(spec.origin, encoding="utf-8"):
-        if line.startswith("HELP = "):
-            return line.split("=", 1)[1].strip().strip("\"'")
-    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    modules = command_modules()
-    parser = build_parser(load=chosen if chosen in modules else None)
+    parser = build_parser(load=chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        return int(_load(modules[args.command]).run(args) or 0)
+        return int(_load(COMMANDS[args.command][0]).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

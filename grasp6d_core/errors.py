@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class Grasp6dError(Exception):
     """Base of every error grasp6d raises on purpose; the message names the field, file or limit at fault."""
+
+
+class ConfigError(Grasp6dError, ValueError):
+    """A settings dataclass refused a value; the message starts with the field's name."""

@@ -171,3 +171,63 @@ def test_amp_config_is_ignored_on_cpu_with_a_log_line(tiny_root, tiny_config, tm
                  "--train-scenes", "0", "--val-scenes", "", "--steps", "1", "--workers", "0", "--threads", "1",
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     assert "amp: true ignored on CPU" in capsys.readouterr().err
+
+
+def _docs_python_block(after_heading: str) -> str:
+    import re
+    text = (REPO / "docs" / "model.md").read_text()
+    return re.search(r"```python\n(.*?)```", text[text.index(after_heading):], re.S).group(1)
+
+
+def test_docs_train_from_python_example_runs(tiny_root, tiny_config, tmp_path):
+    """docs/model.md's library example, as printed, on the tiny root: two steps, then a resumed third."""
+    out = tmp_path / "runs" / "tiny"
+    code = (_docs_python_block("### Train from Python").replace('"ROOT"', repr(str(tiny_root)))
+            .replace('"runs/tiny"', repr(str(out))).replace('config="cpu"', f"config={str(tiny_config)!r}"))
+    exec(code, {})
+    assert [r["step"] for r in _rows(out, "train")] == [1, 2, 3]
+    final = torch.load(out / "final.pt", weights_only=True)
+    assert final["step"] == 3 and final["extra"]["batch_size"] == 2
+
+
+def test_train_flags_map_onto_train_config_with_the_same_defaults():
+    import argparse
+    from grasp6d_core.commands.train import add_arguments, train_config
+    from grasp6d_core.model.train_config import TrainConfig
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    parse = lambda *flags: train_config(parser.parse_args(["--data", "d", "--out", "o", *flags]))
+    assert parse() == TrainConfig(data="d", out="o")
+    assert parse("--no-cache", "--no-augment", "--batch-size", "4", "--epochs", "2.5") == TrainConfig(
+        data="d", out="o", cache=False, augment=False, batch_size=4, epochs=2.5)
+    assert parse("--cache-dir", "c").cache_folder() == Path("c") and parse().cache_folder() == Path("d/.grasp6d_cache")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+    ({"ckpt_every": 0}, "ckpt_every must be an integer >= 1, got 0"),    # was a ZeroDivisionError mid-run
+    ({"workers": -1}, "workers must be an integer >= 0"),
+    ({"lr": float("nan")}, "lr must be a finite number > 0"),
+    ({"steps": 5, "epochs": 1.0}, "steps (5) and epochs (1.0) exclude each other"),
+    ({"camera": "zed"}, "camera 'zed' is not one of realsense | kinect"),
+    ({"train_scenes": "0-x"}, "train_scenes: bad id range '0-x'"),
+    ({"val_scenes": [3, -1]}, "val_scenes: scene ids must be >= 0"),
+    ({"out": ""}, "out: a folder is required"),
+])
+def test_train_config_refuses_a_bad_value_naming_the_field(change, words):
+    from grasp6d_core.errors import ConfigError, Grasp6dError
+    from grasp6d_core.model.train_config import TrainConfig
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(**{"data": "d", "out": "o", **change})
+    assert words in str(caught.value) and isinstance(caught.value, (ValueError, Grasp6dError))
+
+
+def test_train_refuses_a_bad_flag_in_one_line_before_writing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path), "--out", str(out), "--ckpt-every", "0"]) == 2
+    assert capsys.readouterr().err == "grasp6d train: ckpt_every must be an integer >= 1, got 0\n"
+    assert not out.exists()      # refused before the run folder is made
+    from grasp6d_core.model.train_loop import train
+    with pytest.raises(TypeError, match="expected a TrainConfig, got Namespace"):
+        import argparse
+        train(argparse.Namespace(data=str(tmp_path), out=str(out), device="cpu"))

@@ -61,6 +61,27 @@ def test_console_script_lists_subcommands():
     assert version.strip().startswith("grasp6d ")
 
 
+def test_every_command_module_is_registered_with_a_help_line():
+    """A module in grasp6d_core/commands/ that the registry misses would be a command nobody can call."""
+    import importlib
+    from grasp6d_core.cli import COMMANDS
+    on_disk = sorted(f"grasp6d_core.commands.{p.stem}" for p in (REPO / "grasp6d_core" / "commands").glob("[!_]*.py"))
+    assert sorted(module for module, _ in COMMANDS.values()) == on_disk
+    for name, (module_path, help_line) in COMMANDS.items():
+        assert help_line.strip() and "\n" not in help_line, name
+        module = importlib.import_module(module_path)
+        assert callable(module.add_arguments) and callable(module.run), name
+        assert not hasattr(module, "HELP"), f"{module_path}.HELP: the help line lives in cli.COMMANDS only"
+
+
+def test_top_level_help_imports_no_command_module():
+    code = ("import sys, contextlib, io\nfrom grasp6d_core.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n    assert main([]) == 0\n"
+            "loaded = [m for m in sys.modules if m.startswith('grasp6d_core.commands.')]\n"
+            "assert not loaded, loaded\nassert 'detect grasps on GraspNet-format scenes' in out.getvalue()\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
 def test_unknown_subcommand_fails_with_usage():
     result = subprocess.run([sys.executable, "-m", "grasp6d_core.cli", "no-such-command"], cwd=REPO,
                             capture_output=True, text=True)

@@ -1,1 +1,2 @@
-"""Benchmarks for `grasp6d bench NAME`: one module each, defining NAME, HELP, add_arguments(parser) and run(args) -> dict."""
+"""Benchmarks for `grasp6d bench NAME`: one module each, defining HELP, a frozen settings dataclass (SETTINGS),
+add_arguments(parser) whose flags are its fields, and run(settings) -> dict of figures."""

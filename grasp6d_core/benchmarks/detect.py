@@ -3,21 +3,41 @@ backbone GFLOP (counted from spconv's indice pairs) and achieved GFLOP/s, and on
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+
+from grasp6d_core.checks import require_at_least
 
 HELP = "GraspDetector speed: backbone_ms, heads_ms, collision_nms_ms, total_ms, gflop, train_step_ms"
 
 
+@dataclass(frozen=True)
+class DetectBenchmark:
+    config: str = "cpu"              # model config (cpu|paper|baseline|gsnet)
+    checkpoint: str | None = None    # trained weights; None: the shipped ones for cpu, random init otherwise
+    threads: int = 2
+    repeats: int = 5
+    points: int = 20000
+    train_step: bool = True          # also time one training step
+
+    def __post_init__(self) -> None:
+        require_at_least(self, {"threads": 1, "repeats": 1, "points": 1})
+
+
+SETTINGS = DetectBenchmark
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="cpu", help="model config (cpu|paper|baseline|gsnet)")
-    parser.add_argument("--checkpoint", default=None, help="use trained weights (default: shipped ones for cpu, "
+    parser.add_argument("--config", default=DetectBenchmark.config, help="model config (cpu|paper|baseline|gsnet)")
+    parser.add_argument("--checkpoint", default=DetectBenchmark.checkpoint, help="use trained weights (default: shipped ones for cpu, "
                         "random init otherwise; speed does not depend on the weights except collision/NMS counts)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--points", type=int, default=20000)
-    parser.add_argument("--no-train-step", action="store_true", help="skip the training-step timing")
+    parser.add_argument("--threads", type=int, default=DetectBenchmark.threads)
+    parser.add_argument("--repeats", type=int, default=DetectBenchmark.repeats)
+    parser.add_argument("--points", type=int, default=DetectBenchmark.points)
+    parser.add_argument("--no-train-step", dest="train_step", action="store_false",
+                        help="skip the training-step timing")
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(settings: DetectBenchmark) -> dict:
     import time
 
     import numpy as np
@@ -28,18 +48,18 @@ def run(args: argparse.Namespace) -> dict:
     from grasp6d_core.model.detector import GraspDetector
     from grasp6d_core.model.flops import backbone_flops
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(settings.threads)
     shipped = shipped_checkpoint()
-    ckpt = args.checkpoint or (str(shipped) if args.config == "cpu" and shipped.is_file() else None)
-    det = GraspDetector.from_checkpoint(ckpt) if ckpt else GraspDetector.from_config(args.config)
-    det.num_points = args.points
-    scene = render_scene(seed=0, num_points=args.points)
+    ckpt = settings.checkpoint or (str(shipped) if settings.config == "cpu" and shipped.is_file() else None)
+    det = GraspDetector.from_checkpoint(ckpt) if ckpt else GraspDetector.from_config(settings.config)
+    det.num_points = settings.points
+    scene = render_scene(seed=0, num_points=settings.points)
     pts = scene["points"]
     from grasp6d_core.model.normals import estimate_normals
     normals = estimate_normals(pts)
     det.detect(pts, normals)  # warm-up (allocations, spconv tuning)
     runs = []
-    for _ in range(args.repeats):
+    for _ in range(settings.repeats):
         det.detect(pts, normals)
         runs.append(dict(det.last_timing))
     med = {k: float(np.median([r[k] for r in runs])) for k in ("backbone_ms", "heads_ms", "collision_nms_ms", "total_ms")}
@@ -49,14 +69,14 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     g = det.detect(pts)
     normals_ms = 1e3 * (time.perf_counter() - t0) - det.last_timing["total_ms"] + det.last_timing["prepare_ms"]
-    result = {"config": det.cfg["name"], "weights": ckpt or "random init", "threads": args.threads, "points": args.points,
+    result = {"config": det.cfg["name"], "weights": ckpt or "random init", "threads": settings.threads, "points": settings.points,
               **{k: round(v, 1) for k, v in med.items()}, "normals_estimation_ms": round(det.last_timing["prepare_ms"], 1),
               "grasps_returned": len(g), "gflop": round(fl["gflop"], 2), "voxels": fl["voxels"],
               "gflops_achieved": round(fl["gflop"] / (med["backbone_ms"] / 1e3), 1),
               "flop_method": "sparse-conv MACs from spconv indice_pair_num x Cin x Cout (x2), + BN"}
     del normals_ms
-    if not args.no_train_step:
-        result["train_step_ms"] = round(_train_step_ms(det.cfg, scene, args.points), 1)
+    if settings.train_step:
+        result["train_step_ms"] = round(_train_step_ms(det.cfg, scene, settings.points), 1)
     return result
 
 

@@ -2,20 +2,32 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+
+from grasp6d_core.checks import require_at_least
 
 HELP = "AP evaluator speed: seconds per image (10 objects, 1024 grasps, table)"
 
 
+@dataclass(frozen=True)
+class EvalBenchmark:
+    images: int = 5       # synthetic images timed
+    grasps: int = 1024    # grasps per image
+
+    def __post_init__(self) -> None:
+        require_at_least(self, {"images": 1, "grasps": 1})
+
+
+SETTINGS = EvalBenchmark
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", type=int, default=5)
-    parser.add_argument("--grasps", type=int, default=1024)
+    parser.add_argument("--images", type=int, default=EvalBenchmark.images)
+    parser.add_argument("--grasps", type=int, default=EvalBenchmark.grasps)
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(settings: EvalBenchmark) -> dict:
     import time
-
-    if args.images < 1 or args.grasps < 1:
-        raise ValueError(f"--images and --grasps must be >= 1, got {args.images} and {args.grasps}")
 
     import numpy as np
     import trimesh
@@ -37,15 +49,15 @@ def run(args: argparse.Namespace) -> dict:
     poses[:, 2, 3] = [m.extents[2] / 2 for m in meshes]
     table = table_box_points()
     times = []
-    for _ in range(args.images):
+    for _ in range(settings.images):
         # Half the grasps near object surfaces approaching from above, half anywhere: a detector-like mix.
-        centres = poses[rng.integers(0, 10, args.grasps), :3, 3] + rng.normal(0, 0.02, (args.grasps, 3))
-        approach = np.array([0.0, 0.0, -1.0]) + rng.normal(0, 0.4, (args.grasps, 3))
-        R = grasp_rotation(approach, rng.uniform(-np.pi, np.pi, args.grasps))
-        grasps = GraspGroup.from_components(rng.random(args.grasps), rng.uniform(0.03, 0.1, args.grasps),
-                                            rng.choice([0.01, 0.02, 0.03, 0.04], args.grasps), R, centres)
+        centres = poses[rng.integers(0, 10, settings.grasps), :3, 3] + rng.normal(0, 0.02, (settings.grasps, 3))
+        approach = np.array([0.0, 0.0, -1.0]) + rng.normal(0, 0.4, (settings.grasps, 3))
+        R = grasp_rotation(approach, rng.uniform(-np.pi, np.pi, settings.grasps))
+        grasps = GraspGroup.from_components(rng.random(settings.grasps), rng.uniform(0.03, 0.1, settings.grasps),
+                                            rng.choice([0.01, 0.02, 0.03, 0.04], settings.grasps), R, centres)
         start = time.perf_counter()
         evaluate_image(grasps, points, poses, surfaces, table)
         times.append(time.perf_counter() - start)
     return {"seconds_per_image_mean": float(np.mean(times)), "seconds_per_image_max": float(np.max(times)),
-            "grasps_per_image": args.grasps, "objects": 10, "model_points": int(sum(len(p) for p in points))}
+            "grasps_per_image": settings.grasps, "objects": 10, "model_points": int(sum(len(p) for p in points))}

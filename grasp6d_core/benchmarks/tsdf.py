@@ -3,16 +3,35 @@ bare open3d VoxelBlockGrid on the same frames in the same run, peak memory."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+
+from grasp6d_core.checks import require_at_least
 
 HELP = "TSDF fusion speed: integrate ms per frame (RealSense / Kinect sizes), surface ms, overhead vs bare open3d"
 
 
+@dataclass(frozen=True)
+class TsdfBenchmark:
+    frames: int = 30             # frames per camera (medians over these)
+    voxel_size: float = 0.005    # m (TSDFConfig checks it)
+    threads: int = 2
+    device: str = "cpu"          # an open3d device, e.g. CPU:0 or CUDA:0 (TSDFConfig checks it)
+    surface_repeats: int = 20
+    progress: bool = True        # rendering progress bar on stderr
+
+    def __post_init__(self) -> None:
+        require_at_least(self, {"frames": 1, "threads": 1, "surface_repeats": 1})
+
+
+SETTINGS = TsdfBenchmark
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=30, help="frames per camera (medians over these)")
-    parser.add_argument("--voxel-size", type=float, default=0.005)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--surface-repeats", type=int, default=20)
+    parser.add_argument("--frames", type=int, default=TsdfBenchmark.frames, help="frames per camera (medians over these)")
+    parser.add_argument("--voxel-size", type=float, default=TsdfBenchmark.voxel_size)
+    parser.add_argument("--threads", type=int, default=TsdfBenchmark.threads)
+    parser.add_argument("--device", default=TsdfBenchmark.device)
+    parser.add_argument("--surface-repeats", type=int, default=TsdfBenchmark.surface_repeats)
 
 
 def _views(intrinsics, n: int, progress: bool):
@@ -59,7 +78,7 @@ def _integrate_both(volume, reference, views, intrinsics) -> tuple[list[float], 
     return ours, bare
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(settings: TsdfBenchmark) -> dict:
     import resource
     import time
 
@@ -68,11 +87,11 @@ def run(args: argparse.Namespace) -> dict:
     from grasp6d_core.sensing.synthetic import KINECT_NFOV, REALSENSE_640
     from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume
 
-    progress = not getattr(args, "json", False)
-    config = TSDFConfig(voxel_size=args.voxel_size, device=args.device, threads=args.threads)
+    progress = settings.progress
+    config = TSDFConfig(voxel_size=settings.voxel_size, device=settings.device, threads=settings.threads)
     figures: dict = {}
     for name, intrinsics in (("realsense", REALSENSE_640), ("kinect", KINECT_NFOV)):
-        views = _views(intrinsics, args.frames, progress)
+        views = _views(intrinsics, settings.frames, progress)
         volume = TSDFVolume(config)
         warm = TSDFVolume(config)  # first-call costs (allocation, thread pool) out of the medians
         warm.integrate_depth(views[0][0], intrinsics, views[0][1])
@@ -81,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
         figures[f"reference_integrate_ms_{name}"] = round(1e3 * float(np.median(bare)), 3)
         if name == "realsense":
             times = []
-            for i in range(args.surface_repeats):
+            for i in range(settings.surface_repeats):
                 start = time.perf_counter()
                 points, _ = volume.surface(n_points=20000, seed=i)
                 times.append(time.perf_counter() - start)
@@ -91,5 +110,5 @@ def run(args: argparse.Namespace) -> dict:
     figures["reference_integrate_ms"] = figures["reference_integrate_ms_realsense"]
     figures["overhead_ratio"] = round(figures["integrate_ms_realsense"] / figures["reference_integrate_ms"], 3)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    figures.update(frames=args.frames, voxel_size=args.voxel_size, threads=args.threads, device=args.device)
+    figures.update(frames=settings.frames, voxel_size=settings.voxel_size, threads=settings.threads, device=settings.device)
     return figures

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import pkgutil
+from typing import Any
 
 import grasp6d_core.benchmarks as benchmarks_package
-
-HELP = "run a speed/memory benchmark and print its figures (tsdf, detect, ...)"
 
 
 def benchmark_modules() -> dict[str, str]:
@@ -25,9 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         module.add_arguments(bench_parser)
 
 
+def benchmark_settings(settings_type: type, args: argparse.Namespace) -> Any:
+    """The benchmark's settings from its flags (each flag's destination is the field of the same name); the
+    progress bar, where a benchmark has one, is off with --json so stdout and stderr hold only the figures."""
+    names = {f.name for f in dataclasses.fields(settings_type)}
+    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    if "progress" in names:
+        values["progress"] = not args.json
+    return settings_type(**values)
+
+
 def run(args: argparse.Namespace) -> int:
     module = importlib.import_module(benchmark_modules()[args.benchmark])
-    figures = module.run(args)
+    figures = module.run(benchmark_settings(module.SETTINGS, args))
     if args.json:
         print(json.dumps(figures))
     else:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "precompute the training cache (sampled points, normals, objectness, graspness) of a dataset root"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="GraspNet-format root")
@@ -36,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
 
     from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.config import load_config
-    from grasp6d_core.model.train_loop import parse_ids
+    from grasp6d_core.model.train_config import scene_ids
     try:
         num_points = args.num_points or int(load_config(args.config)["num_points"])
         root = Path(args.data)
-        dataset = GraspNetDataset(root, args.camera, scenes=parse_ids(args.scenes), num_points=num_points,
+        dataset = GraspNetDataset(root, args.camera, scenes=scene_ids(args.scenes, "--scenes"), num_points=num_points,
                                   seed=args.seed, cache=args.cache_dir or root / ".grasp6d_cache")
         indices = range(len(dataset))
         if args.workers > 1:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from grasp6d_core.pipeline import add_pipeline_arguments
-
-HELP = "detect grasps on GraspNet-format scenes -> benchmark dump (.npy per image) + a PNG per scene"
+from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,9 +88,10 @@ def label_box(cam_dir, ann: int, points, valid) -> tuple[float, ...] | None:
 
 def _run(args: argparse.Namespace) -> None:
     import torch
+    from grasp6d_core.commands._pipeline_flags import settings_from_args
     from grasp6d_core.evaluation.runner import parse_range
     from grasp6d_core.model.detector import GraspDetector
-    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box, settings_from_args
+    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
 
     torch.set_num_threads(max(1, args.threads))
     fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)

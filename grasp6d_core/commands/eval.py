@@ -5,8 +5,6 @@ import argparse
 import json
 from pathlib import Path
 
-HELP = "GraspNet-1Billion AP (force closure + collision) of a dump in the benchmark layout"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="GraspNet-format dataset root (real or synthetic)")

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "test report from a fresh seed: synth + detect + eval per split, AP with per-scene bootstrap intervals"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True,

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from grasp6d_core.pipeline import PipelineError, add_pipeline_arguments, settings_from_args
-
-HELP = "clutter-removal benchmark in PyBullet (grasp success and declutter rates)"
+from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
+from grasp6d_core.pipeline import PipelineError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

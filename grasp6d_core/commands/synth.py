@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "generate synthetic GraspNet-format scenes (objects, SDFs, grasp labels, depth, collision labels)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="dataset root (created; finished scenes/objects are kept)")

@@ -1,7 +1,8 @@
 """The training loop behind ``grasp6d train``: GraspNetDataset (augmented, cached preprocessing) through
 DataLoader workers, B clouds per step in one sparse tensor, single process or DistributedDataParallel under
 torchrun (rank 0 alone writes the tqdm bar, TensorBoard scalars, log.jsonl, validation and checkpoints),
---resume across world sizes, a data order that depends only on (seed, step)."""
+resume across world sizes, a data order that depends only on (seed, step). Every setting comes in one
+:class:`~grasp6d_core.model.train_config.TrainConfig`."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def parse_ids(text: str) -> list[int]:
-    from grasp6d_core.evaluation.runner import parse_range
-    return parse_range(text) if text and text.strip() else []
+from grasp6d_core.model.train_config import TrainConfig, scenes_text
 
 
 def existing_scenes(root: Path, scenes: list[int], camera: str) -> list[int]:
@@ -80,17 +78,31 @@ def _trim_log(path: Path, step: int) -> None:
         path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
 
 
-def train(args) -> None:
-    """``grasp6d train`` (stage network), one process or one torchrun rank."""
+def _checked(config: TrainConfig) -> TrainConfig:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"expected a TrainConfig, got {type(config).__name__}")
+    return config
+
+
+def _training_scenes(config: TrainConfig) -> list[int]:
+    ids = existing_scenes(config.data, config.train_ids(), config.camera)
+    if not ids:
+        raise FileNotFoundError(f"data {config.data}: none of scenes {scenes_text(config.train_scenes)} exist "
+                                f"for camera {config.camera}")
+    return ids
+
+
+def train(config: TrainConfig) -> None:
+    """Train the grasp network (``grasp6d train``), in one process or as one torchrun rank."""
     from grasp6d_core.model.distributed import Distributed
-    dist = Distributed.from_env(args.device)
+    dist = Distributed.from_env(_checked(config).device)
     try:
-        _train(args, dist)
+        _train(config, dist)
     finally:
         dist.close()
 
 
-def _train(args, dist) -> None:
+def _train(settings: TrainConfig, dist) -> None:
     import itertools
 
     from grasp6d_core.data.loader import GraspNetDataset
@@ -99,44 +111,42 @@ def _train(args, dist) -> None:
     from grasp6d_core.model.network import GraspNet6D
     from grasp6d_core.model.trainer import collate, train_step, validation_terms
 
-    torch.set_num_threads(max(1, args.threads))
-    torch.manual_seed(args.seed)
-    cfg = load_config(args.config)
-    root, out = Path(args.data), Path(args.out)
-    train_ids = existing_scenes(root, parse_ids(args.train_scenes), args.camera)
-    val_ids = existing_scenes(root, parse_ids(args.val_scenes), args.camera)
-    if not train_ids:
-        raise FileNotFoundError(f"--data {root}: none of scenes {args.train_scenes} exist for camera {args.camera}")
-    batch, micro = args.batch_size, args.micro_batch or args.batch_size
+    torch.set_num_threads(max(1, settings.threads))
+    torch.manual_seed(settings.seed)
+    cfg = load_config(settings.config)
+    root, out = settings.data, settings.out
+    train_ids = _training_scenes(settings)
+    val_ids = existing_scenes(root, settings.val_ids(), settings.camera)
+    batch, micro = settings.batch_size, settings.micro_batch or settings.batch_size
     if batch % dist.world:
-        raise ValueError(f"--batch-size {batch} must be a multiple of the number of processes ({dist.world})")
+        raise ValueError(f"batch_size {batch} must be a multiple of the number of processes ({dist.world})")
     local = batch // dist.world
     micro = min(micro, local)
     if local % micro:
-        raise ValueError(f"--micro-batch {micro} must divide the per-process batch {local}")
-    num_points = args.num_points or int(cfg["num_points"])
-    cache = None if args.no_cache else (args.cache_dir or root / ".grasp6d_cache")
-    train_set = GraspNetDataset(root, args.camera, scenes=train_ids, num_points=num_points, seed=args.seed,
-                                augment=not args.no_augment, cache=cache)
-    val_set = GraspNetDataset(root, args.camera, scenes=val_ids, num_points=num_points, seed=args.seed + 1,
+        raise ValueError(f"micro_batch {micro} must divide the per-process batch {local}")
+    num_points = settings.num_points or int(cfg["num_points"])
+    cache = settings.cache_folder()
+    train_set = GraspNetDataset(root, settings.camera, scenes=train_ids, num_points=num_points, seed=settings.seed,
+                                augment=settings.augment, cache=cache)
+    val_set = GraspNetDataset(root, settings.camera, scenes=val_ids, num_points=num_points, seed=settings.seed + 1,
                               cache=cache) if val_ids else None
     if len(train_set) < batch:
-        raise ValueError(f"--batch-size {batch} exceeds the {len(train_set)} training images")
+        raise ValueError(f"batch_size {batch} exceeds the {len(train_set)} training images")
     device = dist.device
     model = GraspNet6D(cfg).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     per_epoch = len(train_set) // batch
-    steps = args.steps if args.steps is not None else (
-        int(np.ceil(args.epochs * len(train_set) / batch)) if args.epochs is not None else 1000)
-    recipe = data_recipe(root, train_ids, val_ids, args.camera)
+    steps = settings.steps if settings.steps is not None else (
+        int(np.ceil(settings.epochs * len(train_set) / batch)) if settings.epochs is not None else 1000)
+    recipe = data_recipe(root, train_ids, val_ids, settings.camera)
     start, wall_before = 0, 0.0
-    if args.resume:
+    if settings.resume:
         blob = read_checkpoint(out / "last.pt")
         load_into(model, blob, cfg, out / "last.pt")
         if "optimizer" in blob:
             optimizer.load_state_dict(blob["optimizer"])
-            for group in optimizer.param_groups:  # --lr applies on resume too: a lower rate for a final stretch
-                group["lr"] = args.lr
+            for group in optimizer.param_groups:  # lr applies on resume too: a lower rate for a final stretch
+                group["lr"] = settings.lr
         start, wall_before = int(blob["step"]), float(blob["extra"].get("wall_seconds", 0.0))
         dist.log(f"resumed {out / 'last.pt'} at step {start} (saved by {blob['extra'].get('world_size', 1)} "
                  f"process(es), now {dist.world})")
@@ -153,7 +163,7 @@ def _train(args, dist) -> None:
         from torch.utils.tensorboard import SummaryWriter
         from tqdm import tqdm
         out.mkdir(parents=True, exist_ok=True)
-        if args.resume:
+        if settings.resume:
             _trim_log(out / "log.jsonl", start)
         writer = SummaryWriter(str(out / "tb"))
         log = open(out / "log.jsonl", "a", encoding="utf-8")
@@ -161,7 +171,7 @@ def _train(args, dist) -> None:
     # Fixed validation images (same ones every time, so the curve is comparable); rank 0 validates.
     val_batches = []
     if val_set is not None and dist.rank == 0:
-        picks = np.linspace(0, len(val_set) - 1, min(args.val_images, len(val_set))).astype(int)
+        picks = np.linspace(0, len(val_set) - 1, min(settings.val_images, len(val_set))).astype(int)
         val_batches = [collate([val_set[int(i)]], device) for i in picks]
     t0 = time.time()
 
@@ -172,17 +182,17 @@ def _train(args, dist) -> None:
             return
         if name == "last.pt":
             log.write(json.dumps({"step": step, "split": "replicas", "sha256": digests}) + "\n")
-        # final.pt is for use and shipping: no optimiser state (it would triple the size); --resume reads last.pt
+        # final.pt is for use and shipping: no optimiser state (it would triple the size); resume reads last.pt
         save_checkpoint(out / name, net, cfg, step, recipe, optimizer if name == "last.pt" else None,
-                        {"wall_seconds": wall_before + time.time() - t0, "lr": args.lr, "batch_size": batch,
-                         "seed": args.seed, "num_points": num_points, "world_size": dist.world,
-                         "augment": not args.no_augment})
+                        {"wall_seconds": wall_before + time.time() - t0, "lr": settings.lr, "batch_size": batch,
+                         "seed": settings.seed, "num_points": num_points, "world_size": dist.world,
+                         "augment": settings.augment})
 
     def epoch_batches(epoch: int, skip_steps: int):
-        sampler = make_sampler(train_set, dist.rank, dist.world, args.seed, skip_steps * local)
+        sampler = make_sampler(train_set, dist.rank, dist.world, settings.seed, skip_steps * local)
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
-        loader = batch_loader(train_set, local, sampler, args.workers, args.prefetch)
+        loader = batch_loader(train_set, local, sampler, settings.workers, settings.prefetch)
         return itertools.islice(loader, per_epoch - skip_steps)
 
     step = start
@@ -191,7 +201,7 @@ def _train(args, dist) -> None:
         for samples in epoch_batches(epoch, within):
             samples = [train_set.attach_objects(s) for s in samples]
             shards = [collate(samples[i:i + micro], device) for i in range(0, local, micro)]
-            rng = np.random.default_rng([args.seed, step, dist.rank])
+            rng = np.random.default_rng([settings.seed, step, dist.rank])
             terms = dist.mean_terms(train_step(model, optimizer, shards, rng, scaler))
             step += 1
             if dist.rank == 0:
@@ -201,19 +211,19 @@ def _train(args, dist) -> None:
                                       **terms}) + "\n")
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in terms.items() if k in ("loss", "Lo", "La", "Ls", "R")})
-                if val_batches and (step % args.val_every == 0 or step == steps):
-                    val = validation_terms(net, val_batches, np.random.default_rng([args.seed, step]))
+                if val_batches and (step % settings.val_every == 0 or step == steps):
+                    val = validation_terms(net, val_batches, np.random.default_rng([settings.seed, step]))
                     for k, v in val.items():
                         writer.add_scalar(f"val/{k}", v, step)
                     log.write(json.dumps({"step": step, "split": "val", "time": wall_before + time.time() - t0,
                                           **val}) + "\n")
                     bar.write(f"step {step}: val loss {val['loss']:.4f}")
                 log.flush()
-            if step % args.ckpt_every == 0 and step < steps:
+            if step % settings.ckpt_every == 0 and step < steps:
                 checkpoint(step)
-            timed_out = args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes
+            timed_out = settings.max_minutes is not None and time.time() - t0 > 60 * settings.max_minutes
             if dist.any(timed_out):
-                dist.log(f"--max-minutes {args.max_minutes} reached at step {step}")
+                dist.log(f"max_minutes {settings.max_minutes} reached at step {step}")
                 steps = step
             if step >= steps:
                 break
@@ -242,8 +252,8 @@ class _LightView(torch.utils.data.Dataset):
         return self.dataset.light_item(i)
 
 
-def train_prior_stage(args) -> None:
-    """``--stage prior``: train the contact-map prior on the training images and attach it to OUT/final.pt
+def train_prior_stage(settings: TrainConfig) -> None:
+    """``grasp6d train --stage prior``: train the contact-map prior on the training images and attach it to OUT/final.pt
     (written standalone to OUT/prior.pt as well)."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -251,23 +261,21 @@ def train_prior_stage(args) -> None:
     from grasp6d_core.model.contact_prior import train_prior
     from grasp6d_core.data.loader import GraspNetDataset
 
-    torch.set_num_threads(max(1, args.threads))
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    root, out = Path(args.data), Path(args.out)
-    train_ids = existing_scenes(root, parse_ids(args.train_scenes), args.camera)
-    if not train_ids:
-        raise FileNotFoundError(f"--data {root}: none of scenes {args.train_scenes} exist for camera {args.camera}")
-    dataset = GraspNetDataset(root, args.camera, scenes=train_ids, num_points=args.num_points or 20000, seed=args.seed)
+    torch.set_num_threads(max(1, _checked(settings).threads))
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    root, out = settings.data, settings.out
+    train_ids = _training_scenes(settings)
+    dataset = GraspNetDataset(root, settings.camera, scenes=train_ids, num_points=settings.num_points or 20000, seed=settings.seed)
     out.mkdir(parents=True, exist_ok=True)
     writer = SummaryWriter(str(out / "tb_prior"))
     t0 = time.time()
-    prior, curve, skill = train_prior(dataset, args.steps or 2000, rng, images=args.prior_images,
+    prior, curve, skill = train_prior(dataset, settings.steps or 2000, rng, images=settings.prior_images,
                                       log=lambda s, v: writer.add_scalar("prior/bce", v, s))
     writer.close()
-    meta = {"steps": len(curve), "images": args.prior_images, "wall_seconds": time.time() - t0,
+    meta = {"steps": len(curve), "images": settings.prior_images, "wall_seconds": time.time() - t0,
             "final_bce": float(np.mean(curve[-20:])), "held_out": skill,
-            "data_recipe": data_recipe(root, train_ids, [], args.camera)}
+            "data_recipe": data_recipe(root, train_ids, [], settings.camera)}
     print(f"contact prior, held-out examples: BCE {skill['bce']:.4f} (constant map {skill['constant_bce']:.4f}, "
           f"perfect {skill['entropy']:.4f}): skill {skill['skill']:.2f}")
     save_prior(out / "prior.pt", prior.state(), meta, curve)
