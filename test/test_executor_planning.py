@@ -71,37 +71,40 @@ def test_config_validation_names_the_field():
         PlannerConfig(pregrasp_distance=-0.1).validate()
 
 
-def _backend(fail_at=None):
-    log = []
+class LoggingBackend:
+    """An ExecutorBackend that logs each step and fails at ``fail_at``."""
 
-    def move(stage, pose):
-        log.append(stage)
-        return (stage != fail_at, "no IK solution" if stage == fail_at else "ok")
+    def __init__(self, fail_at=None):
+        self.log, self.fail_at = [], fail_at
 
-    def grip(stage, width):
-        log.append(f"grip:{stage}:{width:.2f}")
-        return (stage != fail_at, "nothing between the fingers" if stage == fail_at else "ok")
-    return move, grip, log
+    def move(self, stage, pose):
+        self.log.append(stage)
+        return (stage != self.fail_at, "no IK solution" if stage == self.fail_at else "ok")
+
+    def grip(self, stage, width):
+        self.log.append(f"grip:{stage}:{width:.2f}")
+        return (stage != self.fail_at, "nothing between the fingers" if stage == self.fail_at else "ok")
 
 
 def test_run_plan_stage_order_and_failure_stage():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
-    move, grip, log = _backend()
-    result = run_plan(plan, move, grip, open_width=0.08)
+    backend = LoggingBackend()
+    result = run_plan(plan, backend, open_width=0.07)
     assert result.success and result.stage == "retreat"
-    assert log == ["grip:pregrasp:0.08", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
-    move, grip, log = _backend(fail_at="close")
-    result = run_plan(plan, move, grip)
+    assert backend.log == ["grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
+    backend = LoggingBackend(fail_at="close")
+    result = run_plan(plan, backend)
     assert not result.success and result.stage == "close" and "nothing between" in result.message
-    assert log[-1] == "grip:close:0.00"
+    assert backend.log[0] == "grip:pregrasp:0.08" and backend.log[-1] == "grip:close:0.00"  # the Panda opens 8 cm
 
 
 def test_run_plan_turns_backend_exception_into_failure():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
 
-    def move(stage, pose):
-        raise RuntimeError("controller died")
-    result = run_plan(plan, move, lambda s, w: (True, "ok"))
+    class DyingArm(LoggingBackend):
+        def move(self, stage, pose):
+            raise RuntimeError("controller died")
+    result = run_plan(plan, DyingArm())
     assert not result.success and result.stage == "pregrasp" and "controller died" in result.message
 
 

@@ -1,23 +1,20 @@
 """Run a grasp plan stage by stage through a backend, and fall back to the next ranked grasp on failure.
 
-A backend is two callables, so MoveIt, a simulated hand and test doubles plug in alike:
-``move(stage, pose_4x4) -> (ok, message)`` and ``grip(stage, width) -> (ok, message)``.
+This is the only place that knows the order of the stages; a backend (:class:`ExecutorBackend`: MoveIt, the
+simulated hand, test doubles) performs one ``move(stage, pose)`` or ``grip(stage, width)`` at a time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import numpy as np
-
+from grasp6d_core.execution.backend import ExecutorBackend
 from grasp6d_core.execution.planning import GraspPlan
+from grasp6d_core.hand import PANDA
 
 STAGES = ("pregrasp", "approach", "close", "lift", "retreat")
 # Failing before the fingers touched anything leaves the scene as it was: trying the next grasp is safe.
 DEFAULT_RETRY_STAGES = ("pregrasp", "approach")
-
-MoveFn = Callable[[str, np.ndarray], tuple[bool, str]]
-GripFn = Callable[[str, float], tuple[bool, str]]
 
 
 @dataclass
@@ -45,8 +42,9 @@ class ExecutionOutcome:
         return self.attempts[-1].rank if self.attempts else None
 
 
-def run_plan(plan: GraspPlan, move: MoveFn, grip: GripFn, open_width: float = 0.08) -> StageResult:
+def run_plan(plan: GraspPlan, backend: ExecutorBackend, open_width: float = PANDA.max_opening) -> StageResult:
     """pregrasp (hand open) -> approach -> close -> lift -> retreat; stops at the first failing stage."""
+    move, grip = backend.move, backend.grip
     steps: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
         ("pregrasp", lambda: grip("pregrasp", max(open_width, plan.width))),
         ("pregrasp", lambda: move("pregrasp", plan.poses["pregrasp"])),
