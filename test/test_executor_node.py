@@ -15,6 +15,7 @@ from grasp6d_ros.conversions import grasp_group_to_msg
 from grasp6d_ros.executor_node import ExecutorNode
 from grasp6d_ros.moveit_adapter import (MissingPackagesError, MoveItSettings, gripper_goal_spec,
                                         import_moveit_packages, pose_goal_spec)
+from backend_helpers import PoseRecorder
 from ros_helpers import call_service, spinning, wait_for
 
 
@@ -165,48 +166,33 @@ def test_execute_in_sim_picks_a_graspable_object():
     assert not answers[1].success and answers[1].stage == "close" and "closed on nothing" in answers[1].message
 
 
-class PoseRecordingSim:
-    """The sim backend on a 5 cm cube; records where the simulated hand really is after each move."""
-
-    def __init__(self):
-        from grasp6d_core.sim.world import ClutterWorld
-        from grasp6d_ros.sim_backend import SimBackend
-        world = ClutterWorld(seed=0)
-        self.cube = world.add_object("cube_small.urdf", [0.0, 0.0, 0.025])
-        world.settle(120)
-        self.sim, self.reached = SimBackend(world=world), {}
-
-    def move(self, stage, pose):
-        result = self.sim.move(stage, pose)
-        self.reached[stage] = self.sim.pose()
-        return result
-
-    def grip(self, stage, width):
-        return self.sim.grip(stage, width)
-
-
 def _execute_on_the_cube(params):
     """One top-down grasp on the cube through executor_node (its service callback, no DDS needed)."""
     import rclpy
     from rclpy.context import Context
 
+    from grasp6d_core.sim.world import ClutterWorld
+    from grasp6d_ros.sim_backend import SimBackend
     from grasp6d_ros.srv import ExecuteGrasp
     grasps = GraspGroup.from_components(scores=[0.9], widths=[0.07], depths=[0.02],
                                         rotations=grasp_rotation(np.array([[0, 0, -1.0]]), [0.0]),
                                         translations=[[0.0, 0.0, 0.035]])
     request = ExecuteGrasp.Request(grasp=grasp_group_to_msg(grasps, "panda_link0").grasps[0])
     request.header.frame_id = "panda_link0"
-    backend, context = PoseRecordingSim(), Context()
+    world = ClutterWorld(seed=0)
+    cube = world.add_object("cube_small.urdf", [0.0, 0.0, 0.025])   # a 5 cm cube on the table
+    world.settle(120)
+    backend, context = PoseRecorder(SimBackend(world=world)), Context()
     rclpy.init(context=context)
     node = ExecutorNode(backend=backend, context=context, parameter_overrides=[
         Parameter("backend", value="sim"), Parameter("max_attempts", value=1), *params])
     try:
         answer = node._on_execute(request, ExecuteGrasp.Response())
-        lifted = backend.sim.world.height_of(backend.cube) - 0.025
+        lifted = world.height_of(cube) - 0.025
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
-        backend.sim.close()
+        backend.hand.close()
     return answer, backend.reached, lifted
 
 

@@ -12,6 +12,7 @@ from grasp6d_core.hand import PANDA
 from grasp6d_core.rotations import grasp_rotation
 from grasp6d_core.sim.hand import SimHand, execute_grasp
 from grasp6d_core.sim.world import DEFAULT_CAMERA, ClutterWorld
+from backend_helpers import PoseRecorder
 
 
 @pytest.fixture()
@@ -47,21 +48,6 @@ def test_closing_on_air_fails_and_table_collision_is_caught(cube_world):
     assert not into_table.success and into_table.stage in ("pregrasp", "approach")
     with pytest.raises(ValueError, match="4x4"):
         execute_grasp(hand, np.eye(3))
-
-
-class PoseRecorder:
-    """An executor backend in front of the simulated hand: where the hand really is after each move."""
-
-    def __init__(self, hand):
-        self.hand, self.reached = hand, {}
-
-    def move(self, stage, pose):
-        result = self.hand.move(stage, pose)
-        self.reached[stage] = self.hand.pose()
-        return result
-
-    def grip(self, stage, width):
-        return self.hand.grip(stage, width)
 
 
 def test_sim_hand_moves_to_the_plan_poses_and_tcp_offset_moves_it(cube_world):
