@@ -17,8 +17,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.errors import Grasp6dError
-from grasp6d_core.execution import (PANDA_MAX_REACH, ExecutorBackend, GraspLimits, PlannerConfig, execute_ranked,
-                                    grasp_limit_violations, plan_grasps, run_plan)
+from grasp6d_core.execution import (PANDA_MAX_REACH, ExecutorBackend, GraspLimits, PlannerConfig, attempt_runner,
+                                    execute_ranked, grasp_limit_violations, plan_grasps)
 from grasp6d_core.hand import PANDA, load_hand
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
 from grasp6d_ros.spin import spin_until_shutdown
@@ -177,8 +177,7 @@ class ExecutorNode(Node):
             raise BackendError(f"none of the {len(grasps)} grasps is reachable: {rejected[0][1] if rejected else ''}")
         if self._backend is None:
             self._backend = create_backend(self.param("backend"), self)
-        backend, open_width = self._backend, self.hand_settings()[1]
-        return execute_ranked(plans, lambda plan: run_plan(plan, backend, open_width),
+        return execute_ranked(plans, attempt_runner(self._backend, self.hand_settings()[1]),
                               max_attempts=int(self.param("max_attempts")))
 
 

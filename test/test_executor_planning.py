@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from grasp6d_core.execution import (PlannerConfig, StageResult, choose_symmetric_variant, execute_ranked,
-                                    hand_rotation, plan_grasp, plan_grasps, run_plan)
+from grasp6d_core.execution import (PlannerConfig, StageResult, attempt_runner, choose_symmetric_variant,
+                                    execute_ranked, hand_rotation, plan_grasp, plan_grasps, run_plan)
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 
@@ -89,11 +89,11 @@ class LoggingBackend:
 def test_run_plan_stage_order_and_failure_stage():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
     backend = LoggingBackend()
-    result = run_plan(plan, backend, open_width=0.07)
+    result = run_plan(plan, backend.move, backend.grip, open_width=0.07)
     assert result.success and result.stage == "retreat"
     assert backend.log == ["grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
     backend = LoggingBackend(fail_at="close")
-    result = run_plan(plan, backend)
+    result = run_plan(plan, backend.move, backend.grip)
     assert not result.success and result.stage == "close" and "nothing between" in result.message
     assert backend.log[0] == "grip:pregrasp:0.08" and backend.log[-1] == "grip:close:0.00"  # the Panda opens 8 cm
 
@@ -104,7 +104,8 @@ def test_run_plan_turns_backend_exception_into_failure():
     class DyingArm(LoggingBackend):
         def move(self, stage, pose):
             raise RuntimeError("controller died")
-    result = run_plan(plan, DyingArm())
+    arm = DyingArm()
+    result = run_plan(plan, arm.move, arm.grip)
     assert not result.success and result.stage == "pregrasp" and "controller died" in result.message
 
 
@@ -121,3 +122,21 @@ def test_execute_ranked_falls_back_only_on_safe_stages():
     outcome = execute_ranked(plans, lambda p: StageResult(False, "approach", "x"), max_attempts=2)
     assert len(outcome.attempts) == 2 and "tried #1 at approach, #2 at approach" in outcome.message
     assert not execute_ranked([], lambda p: None).success
+
+
+def test_attempt_runner_uses_the_backends_attempt_hook_only_when_it_has_one():
+    plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
+    plain = LoggingBackend()
+    assert attempt_runner(plain, 0.06)(plan).success
+    assert plain.log == ["grip:pregrasp:0.06", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
+
+    class WrappingArm(LoggingBackend):   # set-up / clean-up around the one sequence, as MoveIt's planning scene
+        def execute_plan(self, plan):
+            self.log.append("set-up")
+            result = run_plan(plan, self.move, self.grip, 0.07)
+            self.log.append("clean-up")
+            return result
+    wrapping = WrappingArm()
+    assert attempt_runner(wrapping, 0.06)(plan).success
+    assert wrapping.log == ["set-up", "grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift",
+                            "retreat", "clean-up"]

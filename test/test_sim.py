@@ -57,7 +57,7 @@ def test_sim_hand_moves_to_the_plan_poses_and_tcp_offset_moves_it(cube_world):
     grasp = _top_down([0.0, 0.0, 0.045])
     plan = plan_grasp(grasp, 0.05, 0.02, PlannerConfig())
     recorder = PoseRecorder(hand)
-    result = run_plan(plan, recorder)
+    result = run_plan(plan, recorder.move, recorder.grip)
     assert result.success and result.stage == "retreat", result.message
     for stage in STAGE_POSES:
         np.testing.assert_allclose(recorder.reached[stage][:3, 3], plan.poses[stage][:3, 3], atol=0.005)
@@ -70,7 +70,7 @@ def test_sim_hand_moves_to_the_plan_poses_and_tcp_offset_moves_it(cube_world):
 
     short = plan_grasp(grasp, 0.05, 0.02, PlannerConfig(tcp_offset=PANDA.tcp_offset - 0.04))
     recorder = PoseRecorder(hand)
-    result = run_plan(short, recorder)
+    result = run_plan(short, recorder.move, recorder.grip)
     # 4 cm less tcp_offset: the hand goes 4 cm lower, its fingertips into the table
     assert recorder.reached["pregrasp"][2, 3] == pytest.approx(plan.poses["pregrasp"][2, 3] - 0.04, abs=1e-6)
     assert not result.success and result.stage == "approach", result.message

@@ -201,7 +201,7 @@ def execute_grasp(hand: SimHand, T_world_grasp: np.ndarray, width: float = PANDA
     the hand then lets go and parks. ``object_id`` is the body that was held at the end of a success."""
     plan = plan_grasp(T_world_grasp, width, depth, config)
     try:
-        result = run_plan(plan, hand, open_width=PANDA.max_opening)
+        result = run_plan(plan, hand.move, hand.grip, open_width=PANDA.max_opening)
         held = hand.held_object() if result.success else None
     finally:
         hand.park()
