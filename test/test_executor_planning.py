@@ -109,21 +109,6 @@ def test_run_plan_turns_backend_exception_into_failure():
     assert not result.success and result.stage == "pregrasp" and "controller died" in result.message
 
 
-def test_execute_ranked_falls_back_only_on_safe_stages():
-    plans = [plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig(), rank=r) for r in range(4)]
-    outcomes = {0: StageResult(False, "approach", "approach failed: no plan"),
-                1: StageResult(False, "pregrasp", "pregrasp failed: no IK"),
-                2: StageResult(True, "retreat", "ok")}
-    outcome = execute_ranked(plans, lambda p: outcomes[p.rank], max_attempts=5)
-    assert outcome.success and outcome.executed_rank == 2 and len(outcome.attempts) == 3
-    # a failure after the fingers closed stops the fallback
-    outcome = execute_ranked(plans, lambda p: StageResult(False, "lift", "lift failed: dropped"), max_attempts=5)
-    assert not outcome.success and outcome.stage == "lift" and len(outcome.attempts) == 1
-    outcome = execute_ranked(plans, lambda p: StageResult(False, "approach", "x"), max_attempts=2)
-    assert len(outcome.attempts) == 2 and "tried #1 at approach, #2 at approach" in outcome.message
-    assert not execute_ranked([], lambda p: None).success
-
-
 def test_attempt_runner_uses_the_backends_attempt_hook_only_when_it_has_one():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
     plain = LoggingBackend()
@@ -140,3 +125,19 @@ def test_attempt_runner_uses_the_backends_attempt_hook_only_when_it_has_one():
     assert attempt_runner(wrapping, 0.06)(plan).success
     assert wrapping.log == ["set-up", "grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift",
                             "retreat", "clean-up"]
+
+
+def test_execute_ranked_falls_back_only_on_safe_stages():
+    plans = [plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig(), rank=r) for r in range(4)]
+    outcomes = {0: StageResult(False, "approach", "approach failed: no plan"),
+                1: StageResult(False, "pregrasp", "pregrasp failed: no IK"),
+                2: StageResult(True, "retreat", "ok")}
+    outcome = execute_ranked(plans, lambda p: outcomes[p.rank], max_attempts=5)
+    assert outcome.success and outcome.executed_rank == 2 and len(outcome.attempts) == 3
+    # a failure after the fingers closed stops the fallback
+    outcome = execute_ranked(plans, lambda p: StageResult(False, "lift", "lift failed: dropped"), max_attempts=5)
+    assert not outcome.success and outcome.stage == "lift" and len(outcome.attempts) == 1
+    outcome = execute_ranked(plans, lambda p: StageResult(False, "approach", "x"), max_attempts=2)
+    assert len(outcome.attempts) == 2 and "tried #1 at approach, #2 at approach" in outcome.message
+    assert not execute_ranked([], lambda p: None).success
+
