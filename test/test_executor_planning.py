@@ -140,4 +140,3 @@ def test_execute_ranked_falls_back_only_on_safe_stages():
     outcome = execute_ranked(plans, lambda p: StageResult(False, "approach", "x"), max_attempts=2)
     assert len(outcome.attempts) == 2 and "tried #1 at approach, #2 at approach" in outcome.message
     assert not execute_ranked([], lambda p: None).success
-
