@@ -13,9 +13,10 @@ import numpy as np
 
 from grasp6d_core.hand import PANDA, HandDescription
 
-# Franka Panda arm: 0.855 m from the base axis to the flange; the hand adds its flange -> fingertip distance.
+# Franka Panda arm: 0.855 m from the base axis to the flange; the hand adds its flange -> fingertip distance
+# (0.96 m: a reach limit is no finer than a centimetre).
 PANDA_ARM_REACH = 0.855
-PANDA_MAX_REACH = round(PANDA_ARM_REACH + PANDA.tcp_offset, 4)
+PANDA_MAX_REACH = round(PANDA_ARM_REACH + PANDA.tcp_offset, 2)
 
 
 @dataclass(frozen=True)
