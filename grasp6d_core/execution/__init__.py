@@ -11,6 +11,7 @@ from grasp6d_core.execution.sequencer import (STAGES, Attempt, ExecutionOutcome,
                                               run_plan)
 from grasp6d_core.execution.backend import AttemptWrapper, ExecutorBackend, attempt_runner
 
-__all__ = ["ExecutorBackend", "AttemptWrapper", "attempt_runner", "GraspLimits", "grasp_limit_violations", "PANDA_MAX_REACH",
+__all__ = ["ExecutorBackend", "AttemptWrapper", "attempt_runner",
+           "GraspLimits", "grasp_limit_violations", "PANDA_MAX_REACH",
            "GraspPlan", "PlannerConfig", "hand_rotation", "plan_grasp", "plan_grasps", "choose_symmetric_variant",
            "STAGES", "Attempt", "ExecutionOutcome", "StageResult", "execute_ranked", "run_plan"]
