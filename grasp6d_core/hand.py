@@ -67,15 +67,18 @@ class HandDescription:
         return asdict(self)
 
 
+# Franka Hand: 0.08 m stroke, 2 cm wide fingers, 0.1034 m flange to fingertip centre (franka_ros TCP). The robot
+# the executor drives by default and the simulated hand: the executor's defaults, its limits and the sim read it.
+PANDA = HandDescription("panda", max_opening=0.08, finger_depth_min=0.0, finger_depth_max=0.04,
+                        finger_width=0.02, finger_thickness=0.02, palm_depth=0.02, tcp_offset=0.1034)
 # GraspNet's gripper: the evaluator's boxes (physics.gripper defaults), 0.10 m opening, depths 1-4 cm; its TCP
 # offset is the Panda's because that is the robot the executor drives by default.
-# Franka Hand: 0.08 m stroke, 2 cm wide fingers, 0.1034 m flange to fingertip centre (franka_ros TCP).
 # Robotiq 2F-85: 0.085 m stroke, 22 mm pads, ~0.150 m coupling face to pad centre (measure yours).
 PRESETS: dict[str, HandDescription] = {
     "graspnet": HandDescription("graspnet", max_opening=0.10, finger_depth_min=0.0, finger_depth_max=0.04,
-                                finger_width=0.02, finger_thickness=0.01, palm_depth=0.02, tcp_offset=0.1034),
-    "panda": HandDescription("panda", max_opening=0.08, finger_depth_min=0.0, finger_depth_max=0.04,
-                             finger_width=0.02, finger_thickness=0.02, palm_depth=0.02, tcp_offset=0.1034),
+                                finger_width=0.02, finger_thickness=0.01, palm_depth=0.02,
+                                tcp_offset=PANDA.tcp_offset),
+    "panda": PANDA,
     "robotiq_2f_85": HandDescription("robotiq_2f_85", max_opening=0.085, finger_depth_min=0.0,
                                      finger_depth_max=0.04, finger_width=0.022, finger_thickness=0.012,
                                      palm_depth=0.02, tcp_offset=0.150),

@@ -17,17 +17,17 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.errors import Grasp6dError
-from grasp6d_core.execution import (PANDA_MAX_REACH, GraspLimits, PlannerConfig, execute_ranked, grasp_limit_violations,
-                                    plan_grasps, run_plan)
-from grasp6d_core.hand import load_hand
+from grasp6d_core.execution import (PANDA_MAX_REACH, ExecutorBackend, GraspLimits, PlannerConfig, attempt_runner,
+                                    execute_ranked, grasp_limit_violations, plan_grasps)
+from grasp6d_core.hand import PANDA, load_hand
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
 from grasp6d_ros.frames import FrameError, TransformLookup
 from grasp6d_ros.spin import spin_until_shutdown
 
 DEFAULTS: dict[str, Any] = {
-    "backend": "sim", "base_frame": "panda_link0", "tcp_offset": 0.1034, "pregrasp_distance": 0.08,
+    "backend": "sim", "base_frame": "panda_link0", "tcp_offset": PANDA.tcp_offset, "pregrasp_distance": 0.08,
     "lift_height": 0.10, "retreat_distance": 0.05, "max_approach_tilt_deg": 90.0, "max_attempts": 3,
-    "open_width": 0.08, "max_grasp_depth": 0.04, "max_reach": PANDA_MAX_REACH,
+    "open_width": PANDA.max_opening, "max_grasp_depth": PANDA.finger_depth_max, "max_reach": PANDA_MAX_REACH,
     "move_group_action": "move_action", "gripper_action": "/panda_hand_controller/gripper_cmd",
     "planning_group": "panda_arm", "end_effector_link": "panda_hand", "velocity_scaling": 0.2,
     "gripper_max_effort": 20.0, "min_hold_width": 0.004, "tf_timeout": 0.2, "static_transforms": [""],
@@ -50,8 +50,8 @@ class GraspRefused(Grasp6dError, ValueError):
     """The requested grasp is outside what the hand or arm can do; nothing moved."""
 
 
-def create_backend(name: str, node: "ExecutorNode"):
-    """The object with move(stage, pose) / grip(stage, width) for backend ``name``."""
+def create_backend(name: str, node: "ExecutorNode") -> ExecutorBackend:
+    """The backend ``name`` (move(stage, pose) / grip(stage, width)), set up from the node's parameters."""
     if name == "moveit":
         from grasp6d_ros.moveit_adapter import MissingPackagesError, MoveItBackend, MoveItSettings
         settings = MoveItSettings(**{k: node.param(k) for k in (
@@ -72,13 +72,14 @@ def create_backend(name: str, node: "ExecutorNode"):
             raise BackendError(f"the sim backend needs grasp6d_core.sim (the simulated hand): {error}") from error
         from grasp6d_ros.sim_backend import SimBackend
         return SimBackend(scene=node.param("sim_scene"), objects=node.param("sim_objects"),
-                          count=int(node.param("sim_count")), seed=int(node.param("sim_seed")),
-                          pregrasp_distance=float(node.param("pregrasp_distance")), lift=float(node.param("lift_height")))
+                          count=int(node.param("sim_count")), seed=int(node.param("sim_seed")))
     raise BackendError(f"backend '{name}' is not one of moveit|sim")
 
 
 class ExecutorNode(Node):
-    def __init__(self, backend=None, **node_kwargs):
+    def __init__(self, backend: ExecutorBackend | None = None, **node_kwargs):
+        if backend is not None and not isinstance(backend, ExecutorBackend):
+            raise TypeError(f"executor backend {type(backend).__name__} lacks move(stage, pose) / grip(stage, width)")
         super().__init__("executor_node", **node_kwargs)
         for name, value in DEFAULTS.items():
             self.declare_parameter(name, value)
@@ -111,10 +112,11 @@ class ExecutorNode(Node):
 
     def grasp_limits(self) -> GraspLimits:
         """Widest and deepest grasp the hand takes (from the ``hand`` description when set) and the arm's reach."""
-        max_depth = load_hand(self.param("hand")).finger_depth_max if self.param("hand") \
-            else float(self.param("max_grasp_depth"))
-        return GraspLimits(max_width=self.hand_settings()[1], max_depth=max_depth,
-                           max_reach=float(self.param("max_reach")))
+        max_reach = float(self.param("max_reach"))
+        if self.param("hand"):
+            return GraspLimits.for_hand(load_hand(self.param("hand")), max_reach)
+        return GraspLimits(max_width=float(self.param("open_width")), max_depth=float(self.param("max_grasp_depth")),
+                           max_reach=max_reach)
 
     def _within_limits(self, grasps, msgs, base: str):
         """The grasps the hand and arm can take; the others are logged (a ranked list) or refused (one grasp).
@@ -182,12 +184,8 @@ class ExecutorNode(Node):
             raise BackendError(f"none of the {len(grasps)} grasps is reachable: {rejected[0][1] if rejected else ''}")
         if self._backend is None:
             self._backend = create_backend(self.param("backend"), self)
-        backend, open_width = self._backend, self.hand_settings()[1]
-        if hasattr(backend, "execute_plan"):   # backends that run the whole sequence themselves (sim hand)
-            execute_one = backend.execute_plan
-        else:
-            execute_one = lambda plan: run_plan(plan, backend.move, backend.grip, open_width)  # noqa: E731
-        return execute_ranked(plans, execute_one, max_attempts=int(self.param("max_attempts")))
+        return execute_ranked(plans, attempt_runner(self._backend, self.hand_settings()[1]),
+                              max_attempts=int(self.param("max_attempts")))
 
 
 def main(args=None) -> None:

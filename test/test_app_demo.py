@@ -120,7 +120,7 @@ def test_demo_picks_with_the_franka_hand_filter(tmp_path):
     from grasp6d_ros.demo import run_graph
     result = run_graph(tmp_path, timeout=120, runner="in-process")
     assert result.detection.success and len(result.detection.grasps.grasps) >= 1, result.detection.message
-    assert result.outcome.success and result.outcome.stage == "lift", result.outcome.message
+    assert result.outcome.success and result.outcome.stage == "retreat", result.outcome.message
 
 
 def test_demo_uses_the_learned_detector_when_its_weights_exist(tmp_path, capsys):

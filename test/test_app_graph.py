@@ -84,6 +84,6 @@ def test_detect_then_execute_in_sim():
             # the graph still executes afterwards
             outcome = call_service(client.create_client(ExecuteGrasp, "/executor_node/execute"),
                                    ExecuteGrasp.Request(), timeout=60)
-            assert outcome.success and outcome.stage == "lift", outcome.message
+            assert outcome.success and outcome.stage == "retreat", outcome.message
     finally:
         backend.close()

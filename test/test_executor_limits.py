@@ -10,7 +10,7 @@ import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from grasp6d_core.execution import GraspLimits, grasp_limit_violations
+from grasp6d_core.execution import PANDA_MAX_REACH, GraspLimits, grasp_limit_violations
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 from grasp6d_ros.conversions import grasp_group_to_msg
@@ -67,7 +67,7 @@ def test_impossible_limits_are_refused():
 
 
 class SpyingSimBackend:
-    """The real sim backend (PyBullet Franka hand); records every plan it is asked to run."""
+    """The real sim backend (PyBullet Franka hand); records every step it is asked to take."""
 
     def __init__(self):
         from grasp6d_core.sim.world import ClutterWorld
@@ -75,11 +75,18 @@ class SpyingSimBackend:
         world = ClutterWorld(seed=0)
         world.add_object("cube_small.urdf", [0.0, 0.0, 0.025])
         world.settle(120)
-        self.backend, self.plans = SimBackend(world=world), []
+        self.backend, self.steps = SimBackend(world=world), []
 
-    def execute_plan(self, plan):
-        self.plans.append(plan)
-        return self.backend.execute_plan(plan)
+    def move(self, stage, pose):
+        self.steps.append((stage, pose))
+        return self.backend.move(stage, pose)
+
+    def grip(self, stage, width):
+        self.steps.append((f"grip:{stage}", width))
+        return self.backend.grip(stage, width)
+
+    def attempts(self) -> int:
+        return sum(stage == "pregrasp" for stage, _ in self.steps)
 
 
 def _request(width=0.07, depth=0.02, position=(0.0, 0.0, 0.035), orientation=None, frame="panda_link0"):
@@ -110,7 +117,7 @@ def test_executor_refuses_impossible_grasps_before_any_motion_over_dds():
         with spinning(node, lambda ctx: Node("outside_client", context=ctx)) as (_, client_node):
             client = client_node.create_client(ExecuteGrasp, "/executor_node/execute")
             answers = {name: call_service(client, request, timeout=20) for name, request in impossible.items()}
-            assert spy.plans == []          # nothing reached the hand
+            assert spy.steps == []          # nothing reached the hand
             possible = call_service(client, _request(), timeout=30)
     finally:
         spy.backend.close()
@@ -120,8 +127,8 @@ def test_executor_refuses_impossible_grasps_before_any_motion_over_dds():
     for name in ("width=1 m", "depth=0.1 m"):
         assert "refused, nothing moved" in answers[name].message
     assert "(0, 0.08] m" in answers["width=1 m"].message and "[0, 0.04] m" in answers["depth=0.1 m"].message
-    assert "max_reach=0.96 m" in answers["100 m from the base origin"].message
-    assert possible.success and possible.stage == "lift" and len(spy.plans) == 1
+    assert f"max_reach={PANDA_MAX_REACH:g} m" in answers["100 m from the base origin"].message
+    assert possible.success and possible.stage == "retreat" and spy.attempts() == 1
 
 
 def test_a_ranked_list_skips_impossible_grasps_and_executes_the_next():
@@ -148,6 +155,7 @@ def test_a_ranked_list_skips_impossible_grasps_and_executes_the_next():
         node.destroy_node()
         rclpy.shutdown(context=context)
         spy.backend.close()
-    assert mixed.success and len(spy.plans) == 1 and spy.plans[0].width == pytest.approx(0.07)
-    assert not impossible.success and impossible.stage == "none" and len(spy.plans) == 1
+    assert mixed.success and spy.attempts() == 1
+    assert spy.steps[0] == ("grip:pregrasp", pytest.approx(0.08))   # opened for the 7 cm grasp, not the 1 m one
+    assert not impossible.success and impossible.stage == "none" and spy.attempts() == 1
     assert impossible.message.startswith("all 2 grasps refused, nothing moved; the first: width=1 m")

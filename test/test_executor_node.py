@@ -17,6 +17,7 @@ from grasp6d_ros.conversions import grasp_group_to_msg
 from grasp6d_ros.executor_node import ExecutorNode
 from grasp6d_ros.moveit_adapter import (MissingPackagesError, MoveItSettings, gripper_goal_spec,
                                         import_moveit_packages, pose_goal_spec)
+from backend_helpers import PoseRecorder
 from ros_helpers import call_service, spinning, wait_for
 
 
@@ -172,5 +173,82 @@ def test_execute_in_sim_picks_a_graspable_object():
         answers = _run(backend, [ExecuteGrasp.Request(), on_table], publish=array)
     finally:
         backend.close()
-    assert answers[0].success and answers[0].stage == "lift" and "lifted and held" in answers[0].message
+    assert answers[0].success and answers[0].stage == "retreat", answers[0].message
     assert not answers[1].success and answers[1].stage == "close" and "closed on nothing" in answers[1].message
+
+
+def _execute_on_the_cube(params):
+    """One top-down grasp on the cube through executor_node (its service callback, no DDS needed)."""
+    import rclpy
+    from rclpy.context import Context
+
+    from grasp6d_core.sim.world import ClutterWorld
+    from grasp6d_ros.sim_backend import SimBackend
+    from grasp6d_ros.srv import ExecuteGrasp
+    grasps = GraspGroup.from_components(scores=[0.9], widths=[0.07], depths=[0.02],
+                                        rotations=grasp_rotation(np.array([[0, 0, -1.0]]), [0.0]),
+                                        translations=[[0.0, 0.0, 0.035]])
+    request = ExecuteGrasp.Request(grasp=grasp_group_to_msg(grasps, "panda_link0").grasps[0])
+    request.header.frame_id = "panda_link0"
+    world = ClutterWorld(seed=0)
+    cube = world.add_object("cube_small.urdf", [0.0, 0.0, 0.025])   # a 5 cm cube on the table
+    world.settle(120)
+    backend, context = PoseRecorder(SimBackend(world=world)), Context()
+    rclpy.init(context=context)
+    node = ExecutorNode(backend=backend, context=context, parameter_overrides=[
+        Parameter("backend", value="sim"), Parameter("max_attempts", value=1), *params])
+    try:
+        answer = node._on_execute(request, ExecuteGrasp.Response())
+        lifted = world.height_of(cube) - 0.025
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        backend.hand.close()
+    return answer, backend.reached, lifted
+
+
+def test_tcp_offset_parameter_moves_the_simulated_hand():
+    """The sim backend executes the plan's poses: tcp_offset means in sim what it means to MoveIt."""
+    answer, reached, lifted = _execute_on_the_cube([])
+    assert answer.success and answer.stage == "retreat", answer.message
+    # fingertips 2 cm below the grasp point (3.5 cm), the flange the Panda's 0.1034 m above them
+    np.testing.assert_allclose(reached["approach"][:3, 3], [0.0, 0.0, 0.035 - 0.02 + 0.1034], atol=0.005)
+    assert lifted > 0.10 + 0.05 - 0.01          # held through the lift (10 cm) and the retreat (5 cm up)
+    answer, reached_short, lifted = _execute_on_the_cube([Parameter("tcp_offset", value=0.1034 - 0.04)])
+    np.testing.assert_allclose(reached_short["pregrasp"][:3, 3], reached["pregrasp"][:3, 3] - [0, 0, 0.04], atol=1e-6)
+    # 4 cm less tcp_offset puts the fingertips 2.5 cm into the table: the approach is blocked, nothing is lifted
+    assert not answer.success and answer.stage == "approach", answer.message
+    assert abs(lifted) < 0.01
+
+
+def test_both_backends_implement_the_one_backend_protocol():
+    import inspect
+
+    from grasp6d_core.execution import ExecutorBackend
+    from grasp6d_ros.moveit_adapter import MoveItBackend
+    from grasp6d_ros.sim_backend import SimBackend
+    for backend in (MoveItBackend, SimBackend):
+        assert issubclass(backend, ExecutorBackend), backend
+        for method in ("move", "grip"):
+            assert list(inspect.signature(getattr(backend, method)).parameters) == \
+                list(inspect.signature(getattr(ExecutorBackend, method)).parameters), (backend, method)
+    with pytest.raises(TypeError, match="lacks move"):
+        ExecutorNode(backend=object())
+
+
+def test_executor_defaults_are_the_panda_preset():
+    """One definition of the Panda hand: executor_node's defaults, the planner's and config/executor.yaml (which
+    repeats them for the reader) all equal the ``panda`` preset."""
+    from pathlib import Path
+
+    import yaml
+
+    from grasp6d_core.execution import PANDA_MAX_REACH, PlannerConfig
+    from grasp6d_core.hand import PANDA
+    from grasp6d_ros.executor_node import DEFAULTS
+    config = Path(__file__).resolve().parents[1] / "config" / "executor.yaml"
+    shipped = yaml.safe_load(config.read_text())["executor_node"]["ros__parameters"]
+    for name, value in {"tcp_offset": PANDA.tcp_offset, "open_width": PANDA.max_opening,
+                        "max_grasp_depth": PANDA.finger_depth_max, "max_reach": PANDA_MAX_REACH}.items():
+        assert shipped[name] == DEFAULTS[name] == value, name
+    assert PlannerConfig().tcp_offset == PANDA.tcp_offset

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from grasp6d_core.execution import (PlannerConfig, StageResult, choose_symmetric_variant, execute_ranked,
-                                    hand_rotation, plan_grasp, plan_grasps, run_plan)
+from grasp6d_core.execution import (PlannerConfig, StageResult, attempt_runner, choose_symmetric_variant,
+                                    execute_ranked, hand_rotation, plan_grasp, plan_grasps, run_plan)
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 
@@ -71,38 +71,60 @@ def test_config_validation_names_the_field():
         PlannerConfig(pregrasp_distance=-0.1).validate()
 
 
-def _backend(fail_at=None):
-    log = []
+class LoggingBackend:
+    """An ExecutorBackend that logs each step and fails at ``fail_at``."""
 
-    def move(stage, pose):
-        log.append(stage)
-        return (stage != fail_at, "no IK solution" if stage == fail_at else "ok")
+    def __init__(self, fail_at=None):
+        self.log, self.fail_at = [], fail_at
 
-    def grip(stage, width):
-        log.append(f"grip:{stage}:{width:.2f}")
-        return (stage != fail_at, "nothing between the fingers" if stage == fail_at else "ok")
-    return move, grip, log
+    def move(self, stage, pose):
+        self.log.append(stage)
+        return (stage != self.fail_at, "no IK solution" if stage == self.fail_at else "ok")
+
+    def grip(self, stage, width):
+        self.log.append(f"grip:{stage}:{width:.2f}")
+        return (stage != self.fail_at, "nothing between the fingers" if stage == self.fail_at else "ok")
 
 
 def test_run_plan_stage_order_and_failure_stage():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
-    move, grip, log = _backend()
-    result = run_plan(plan, move, grip, open_width=0.08)
+    backend = LoggingBackend()
+    result = run_plan(plan, backend.move, backend.grip, open_width=0.07)
     assert result.success and result.stage == "retreat"
-    assert log == ["grip:pregrasp:0.08", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
-    move, grip, log = _backend(fail_at="close")
-    result = run_plan(plan, move, grip)
+    assert backend.log == ["grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
+    backend = LoggingBackend(fail_at="close")
+    result = run_plan(plan, backend.move, backend.grip)
     assert not result.success and result.stage == "close" and "nothing between" in result.message
-    assert log[-1] == "grip:close:0.00"
+    assert backend.log[0] == "grip:pregrasp:0.08" and backend.log[-1] == "grip:close:0.00"  # the Panda opens 8 cm
 
 
 def test_run_plan_turns_backend_exception_into_failure():
     plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
 
-    def move(stage, pose):
-        raise RuntimeError("controller died")
-    result = run_plan(plan, move, lambda s, w: (True, "ok"))
+    class DyingArm(LoggingBackend):
+        def move(self, stage, pose):
+            raise RuntimeError("controller died")
+    arm = DyingArm()
+    result = run_plan(plan, arm.move, arm.grip)
     assert not result.success and result.stage == "pregrasp" and "controller died" in result.message
+
+
+def test_attempt_runner_uses_the_backends_attempt_hook_only_when_it_has_one():
+    plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
+    plain = LoggingBackend()
+    assert attempt_runner(plain, 0.06)(plan).success
+    assert plain.log == ["grip:pregrasp:0.06", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
+
+    class WrappingArm(LoggingBackend):   # set-up / clean-up around the one sequence, as MoveIt's planning scene
+        def execute_plan(self, plan):
+            self.log.append("set-up")
+            result = run_plan(plan, self.move, self.grip, 0.07)
+            self.log.append("clean-up")
+            return result
+    wrapping = WrappingArm()
+    assert attempt_runner(wrapping, 0.06)(plan).success
+    assert wrapping.log == ["set-up", "grip:pregrasp:0.07", "pregrasp", "approach", "grip:close:0.00", "lift",
+                            "retreat", "clean-up"]
 
 
 def test_execute_ranked_falls_back_only_on_safe_stages():

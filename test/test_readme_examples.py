@@ -36,3 +36,13 @@ def test_perception_example_fuses_the_shipped_recording():
     points, normals = scope["points"], scope["normals"]
     assert 5000 < len(points) <= 20000 and np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-3)
     assert np.median(points[:, 2]) < 0.05 and (points[:, 2] > 0.02).mean() > 0.05   # a table with objects on it
+
+
+def test_own_executor_backend_example(capsys):
+    scope = {}
+    exec(python_block("Driving another arm"), scope)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["pregrasp", "pregrasp", "approach", "close", "lift", "retreat",
+                                                   "True"]
+    approach = [float(v) for v in lines[2].split("[")[1].rstrip("]").split()]
+    assert np.allclose(approach, [0.5, 0.0, 0.05 - 0.02 + 0.1034]) and lines[-1] == "True retreat"

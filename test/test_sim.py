@@ -6,9 +6,13 @@ import sys
 import numpy as np
 import pytest
 
+from grasp6d_core.execution import PlannerConfig, plan_grasp, run_plan
+from grasp6d_core.execution.planning import STAGE_POSES
+from grasp6d_core.hand import PANDA
 from grasp6d_core.rotations import grasp_rotation
-from grasp6d_core.sim.hand import SimHand, hand_pose_for_grasp
+from grasp6d_core.sim.hand import SimHand, execute_grasp
 from grasp6d_core.sim.world import DEFAULT_CAMERA, ClutterWorld
+from backend_helpers import PoseRecorder
 
 
 @pytest.fixture()
@@ -31,27 +35,45 @@ def _top_down(point, angle=0.0):
 
 def test_scripted_grasp_lifts_the_cube(cube_world):
     world, hand, cube = cube_world
-    outcome = hand.execute(_top_down([0.0, 0.0, 0.045]), width=0.08, depth=0.02)
-    assert outcome.success and outcome.stage == "done" and outcome.object_id == cube
+    outcome = execute_grasp(hand, _top_down([0.0, 0.0, 0.045]), width=0.08, depth=0.02)
+    assert outcome.success and outcome.stage == "retreat" and outcome.object_id == cube
     assert world.height_of(cube) < 0.2  # released at the end: the hand parks and the cube falls back
 
 
 def test_closing_on_air_fails_and_table_collision_is_caught(cube_world):
     world, hand, cube = cube_world
-    air = hand.execute(_top_down([0.15, 0.1, 0.05]), width=0.08, depth=0.02)
-    assert not air.success and air.stage == "close"
-    into_table = hand.execute(_top_down([0.0, 0.0, 0.005]), width=0.08, depth=0.03)
+    air = execute_grasp(hand, _top_down([0.15, 0.1, 0.05]), width=0.08, depth=0.02)
+    assert not air.success and air.stage == "close" and "closed on nothing" in air.message
+    into_table = execute_grasp(hand, _top_down([0.0, 0.0, 0.005]), width=0.08, depth=0.03)
     assert not into_table.success and into_table.stage in ("pregrasp", "approach")
     with pytest.raises(ValueError, match="4x4"):
-        hand.execute(np.eye(3))
+        execute_grasp(hand, np.eye(3))
 
 
-def test_hand_pose_puts_fingertips_depth_past_grasp_point():
-    T = _top_down([0.1, 0.0, 0.2])
-    hand_T = hand_pose_for_grasp(T, depth=0.03)
-    np.testing.assert_allclose(hand_T[:3, 2], [0.0, 0.0, -1.0], atol=1e-9)  # hand z = approach
-    np.testing.assert_allclose(hand_T[:3, 1], T[:3, 1], atol=1e-9)          # same closing axis
-    np.testing.assert_allclose(hand_T[:3, 3], [0.1, 0.0, 0.2 - 0.03 + 0.1034], atol=1e-9)
+def test_sim_hand_moves_to_the_plan_poses_and_tcp_offset_moves_it(cube_world):
+    """The simulated hand is put where the plan says, pre-grasp to retreat, so ``tcp_offset`` means in sim what it
+    means to MoveIt: the flange pose, with the fingertips tcp_offset ahead of it."""
+    world, hand, cube = cube_world
+    grasp = _top_down([0.0, 0.0, 0.045])
+    plan = plan_grasp(grasp, 0.05, 0.02, PlannerConfig())
+    recorder = PoseRecorder(hand)
+    result = run_plan(plan, recorder.move, recorder.grip)
+    assert result.success and result.stage == "retreat", result.message
+    for stage in STAGE_POSES:
+        np.testing.assert_allclose(recorder.reached[stage][:3, 3], plan.poses[stage][:3, 3], atol=0.005)
+        np.testing.assert_allclose(recorder.reached[stage][:3, :3], plan.poses[stage][:3, :3], atol=0.01)
+    # approach: flange tcp_offset above the fingertips, which are depth (2 cm) below the grasp point
+    assert recorder.reached["approach"][2, 3] == pytest.approx(0.045 - 0.02 + PANDA.tcp_offset, abs=0.005)
+    assert hand.held_object() == cube and world.height_of(cube) > 0.025 + 0.10 + 0.05 - 0.01  # lifted, retreated
+    hand.park()
+    world.settle(240)
+
+    short = plan_grasp(grasp, 0.05, 0.02, PlannerConfig(tcp_offset=PANDA.tcp_offset - 0.04))
+    recorder = PoseRecorder(hand)
+    result = run_plan(short, recorder.move, recorder.grip)
+    # 4 cm less tcp_offset: the hand goes 4 cm lower, its fingertips into the table
+    assert recorder.reached["pregrasp"][2, 3] == pytest.approx(plan.poses["pregrasp"][2, 3] - 0.04, abs=1e-6)
+    assert not result.success and result.stage == "approach", result.message
 
 
 def test_rendered_cloud_is_metric():
@@ -86,7 +108,6 @@ def test_checkpoint_detector_grasps_pass_the_panda_filter():
     from grasp6d_core.physics.hands import panda_feasible
     from grasp6d_core.sim.antipodal import cloud_with_normals
     from grasp6d_core.sim.bench import checkpoint_detector
-    from grasp6d_core.sim.hand import MAX_OPENING
     from grasp6d_core.sim.world import RING_CAMERAS
     detect = checkpoint_detector(None)      # the shipped weights
     world = ClutterWorld(seed=2)
@@ -98,4 +119,4 @@ def test_checkpoint_detector_grasps_pass_the_panda_filter():
         world.close()
     fused, _ = cloud_with_normals([(p, T[:3, 3]) for p, T in views])
     assert 0 < len(grasps) <= 50 and np.all(np.diff(grasps.scores) <= 0)
-    assert panda_feasible(fused, grasps, fused[:, 2] > 0.004, MAX_OPENING).all()
+    assert panda_feasible(fused, grasps, fused[:, 2] > 0.004, PANDA.max_opening).all()

@@ -2,8 +2,8 @@
 
 A grasp with a negative, zero or NaN width, a depth past the fingers, or a position out of the arm's reach is
 not a motion to try: it is refused with a message that names the field and the limit. The limits come from
-the executor's parameters today (``open_width``, ``max_grasp_depth``, ``max_reach``); a hand description can
-fill the same :class:`GraspLimits` later.
+a hand description (:meth:`GraspLimits.for_hand`) or from the executor's parameters (``open_width``,
+``max_grasp_depth``, ``max_reach``), whose defaults are the ``panda`` hand preset's.
 """
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Franka Panda: 0.855 m from the base axis to the flange, plus the hand (flange -> fingertips 0.1034 m).
-PANDA_MAX_REACH = 0.96
+from grasp6d_core.hand import PANDA, HandDescription
+
+# Franka Panda arm: 0.855 m from the base axis to the flange; the hand adds its flange -> fingertip distance
+# (0.96 m: a reach limit is no finer than a centimetre).
+PANDA_ARM_REACH = 0.855
+PANDA_MAX_REACH = round(PANDA_ARM_REACH + PANDA.tcp_offset, 2)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,12 @@ class GraspLimits:
         if bad or self.max_width <= 0 or self.max_reach <= 0 or not 0 <= self.min_depth <= self.max_depth:
             raise ValueError(f"grasp limits must be finite with max_width > 0, max_reach > 0 and "
                              f"0 <= min_depth <= max_depth, got {values}")
+
+    @classmethod
+    def for_hand(cls, hand: HandDescription, max_reach: float = PANDA_MAX_REACH) -> "GraspLimits":
+        """The widest and deepest grasp ``hand`` takes (its opening and finger reach), within ``max_reach``."""
+        return cls(max_width=hand.max_opening, max_depth=hand.finger_depth_max, max_reach=max_reach,
+                   min_depth=hand.finger_depth_min)
 
 
 def grasp_limit_violations(widths: np.ndarray, depths: np.ndarray, positions: np.ndarray,

@@ -3,8 +3,8 @@
 GraspNet frame: x = approach, y = closing, z = finger height; the grasp point is the centre between the
 fingertips' closing line, and the fingers reach ``depth`` past it along x. Hand frame (Franka Panda, and most
 parallel-jaw hands in ROS): z = approach, y = finger motion, x = y × z = −z_grasp. The hand *flange* sits
-``tcp_offset`` behind the fingertip centre along the approach (Panda hand: 0.1034 m; the field's common
-mistake, graspnet-baseline #19/#65, is to send the grasp frame to MoveIt unchanged).
+``tcp_offset`` behind the fingertip centre along the approach (default: the ``panda`` hand preset; the
+field's common mistake, graspnet-baseline #19/#65, is to send the grasp frame to MoveIt unchanged).
 
 A parallel-jaw grasp rotated by π about its approach is the same grasp; of the two we keep the hand orientation
 closest to a reference ("comfortable", e.g. the Panda ready pose) so the last wrist joint does not wind up
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import PANDA
 from grasp6d_core.rotations import rotation_angle_between
 
 # Rotation by pi about x: the finger-swapped twin of a grasp (GraspNet frame).
@@ -30,7 +31,7 @@ STAGE_POSES = ("pregrasp", "approach", "lift", "retreat")
 class PlannerConfig:
     """Geometry of the pick. Distances in metres, angles in degrees."""
 
-    tcp_offset: float = 0.1034          # hand flange -> fingertip centre along the approach
+    tcp_offset: float = PANDA.tcp_offset  # hand flange -> fingertip centre along the approach
     pregrasp_distance: float = 0.08     # pre-grasp stands this far back along the approach
     lift_height: float = 0.10           # straight up (base +z) after closing
     retreat_distance: float = 0.05      # then back along the approach

@@ -1,7 +1,7 @@
 """Run a grasp plan stage by stage through a backend, and fall back to the next ranked grasp on failure.
 
-A backend is two callables, so MoveIt, a simulated hand and test doubles plug in alike:
-``move(stage, pose_4x4) -> (ok, message)`` and ``grip(stage, width) -> (ok, message)``.
+This is the only place that knows the order of the stages; a backend (grasp6d_core.execution.backend:
+MoveIt, the simulated hand, test doubles) performs one ``move(stage, pose)`` or ``grip(stage, width)`` at a time.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from grasp6d_core.execution.planning import GraspPlan
+from grasp6d_core.hand import PANDA
 
 STAGES = ("pregrasp", "approach", "close", "lift", "retreat")
 # Failing before the fingers touched anything leaves the scene as it was: trying the next grasp is safe.
@@ -46,8 +47,11 @@ class ExecutionOutcome:
         return self.attempts[-1].rank if self.attempts else None
 
 
-def run_plan(plan: GraspPlan, move: MoveFn, grip: GripFn, open_width: float = 0.08) -> StageResult:
-    """pregrasp (hand open) -> approach -> close -> lift -> retreat; stops at the first failing stage."""
+def run_plan(plan: GraspPlan, move: MoveFn, grip: GripFn, open_width: float = PANDA.max_opening) -> StageResult:
+    """pregrasp (hand open) -> approach -> close -> lift -> retreat; stops at the first failing stage.
+
+    ``move`` / ``grip`` are an :class:`ExecutorBackend`'s methods (or wrappers around them: a backend that
+    prepares each stage, as MoveIt's planning scene does, passes its own)."""
     steps: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
         ("pregrasp", lambda: grip("pregrasp", max(open_width, plan.width))),
         ("pregrasp", lambda: move("pregrasp", plan.poses["pregrasp"])),

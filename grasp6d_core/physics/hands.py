@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import PANDA
 from grasp6d_core.physics.gripper import GripperGeometry, collision_and_empty, points_in_gripper_frame
 
 PANDA_FINGERS = GripperGeometry(height=0.03, finger_width=0.02, base_depth=0.02, approach_distance=0.05)
-PANDA_OPENING = 0.08   # m, the hand's full opening
 
 
 def panda_feasible(points: np.ndarray, grasps: GraspGroup, object_mask: np.ndarray | None = None,
-                   open_width: float = PANDA_OPENING) -> np.ndarray:
+                   open_width: float = PANDA.max_opening) -> np.ndarray:
     """(G,) bool: the Franka hand can take the grasp in this cloud. It opens fully (``open_width``) before
     approaching, its fingers are thicker than GraspNet's model, and its body behind the fingers is wide; any
     detector's grasps go through this robot-specific filter before the hand executes them. ``object_mask``:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import PANDA
 from grasp6d_core.physics.hands import panda_feasible
 
 
@@ -30,7 +31,7 @@ def cloud_with_normals(views: list[tuple[np.ndarray, np.ndarray]], voxel: float 
 
 
 def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: float = 0.0, n_seeds: int = 400,
-                     max_width: float = 0.08, max_angle_deg: float = 25.0, depth: float = 0.02,
+                     max_width: float = PANDA.max_opening, max_angle_deg: float = 25.0, depth: float = 0.02,
                      rng: np.random.Generator | None = None) -> GraspGroup:
     """Antipodal grasps (world frame, z up) on a cloud with outward normals; best first. Empty group when nothing qualifies."""
     rng = rng or np.random.default_rng(0)

@@ -9,9 +9,10 @@ from typing import Callable
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import PANDA
 from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 from grasp6d_core.sim.antipodal import antipodal_grasps, cloud_with_normals
-from grasp6d_core.sim.hand import MAX_OPENING, SimHand
+from grasp6d_core.sim.hand import SimHand, execute_grasp
 from grasp6d_core.sim.world import DEFAULT_CAMERA, DEFAULT_INTRINSICS, RING_CAMERAS, ClutterWorld
 
 MAX_ATTEMPTS, MAX_CONSECUTIVE_FAILURES = 15, 2
@@ -93,8 +94,8 @@ def run_round(world: ClutterWorld, hand: SimHand, detect: Detector, index: int, 
         if len(grasps) == 0:
             log.attempts.append({"success": False, "stage": "detect", "message": "no grasp found"})
             break
-        width = float(min(grasps.widths[0], MAX_OPENING))
-        outcome = hand.execute(grasp_matrix(grasps), width, float(grasps.depths[0]))
+        width = float(min(grasps.widths[0], PANDA.max_opening))
+        outcome = execute_grasp(hand, grasp_matrix(grasps), width, float(grasps.depths[0]))
         log.attempts.append({"success": outcome.success, "stage": outcome.stage, "message": outcome.message,
                              "score": float(grasps.scores[0])})
         if png_dir is not None:
