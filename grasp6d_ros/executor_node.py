@@ -92,6 +92,14 @@ class ExecutorNode(Node):
         self.create_subscription(Grasp6DArray, "grasps", self._on_grasps, LATCHED,
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(ExecuteGrasp, "~/execute", self._on_execute, callback_group=ReentrantCallbackGroup())
+        if self._backend is None and self.param("backend") == "moveit":
+            # Made before any executor spins this node: rclpy adds an ActionClient to the node's waitables before
+            # it has finished constructing it, so one made inside a callback can crash the spinning thread; the
+            # scene subscription also hears the surface from the start. A failure is said now and again per request.
+            try:
+                self._backend = create_backend("moveit", self)
+            except Grasp6dError as error:
+                self.get_logger().warning(f"moveit backend not ready: {error}")
         self.get_logger().info(f"serving {self.resolve_service_name('~/execute')} (backend {self.param('backend')})")
 
     def param(self, name: str):

@@ -103,6 +103,7 @@ class TSDFNode(Node):
         self._intrinsics = None
         self._last_stamp: float | None = None
         self._integrating = True
+        self._reset_at = float("-inf")   # frames that arrived before the last ~/reset are never fused
         self._dirty = True  # publish once at start (an empty surface) so subscribers know the node is up
 
         qos = input_qos(p("qos"), int(p("qos_depth")))
@@ -171,9 +172,12 @@ class TSDFNode(Node):
 
     def _integrate_queued(self, item: tuple[Image, float]) -> None:
         msg, arrived = item
+        if not self._integrating:   # paused while this frame waited in the queue: it is not fused either
+            self.count(PAUSED)
+            return
         try:
             start = time.monotonic()
-            self._integrate(msg)
+            self._integrate(msg, arrived)
         except SkipFrame as skip:
             self._skip(skip.reason, skip.detail)
             return
@@ -192,7 +196,7 @@ class TSDFNode(Node):
                                         f"{self.param('late_after')} s; {self.late} late so far): integration "
                                         f"is slower than the camera")
 
-    def _integrate(self, msg: Image) -> None:
+    def _integrate(self, msg: Image, arrived: float = float("inf")) -> None:
         try:
             depth = depth_image_to_metres(msg)
         except ConversionError as error:
@@ -219,6 +223,8 @@ class TSDFNode(Node):
         except FrameError as error:
             raise SkipFrame("missing transform", str(error)) from error
         with self._volume_lock:
+            if arrived < self._reset_at:
+                raise SkipFrame("before reset", "the frame arrived before ~/reset cleared the volume")
             try:
                 self.volume.integrate_depth(depth, K, T)
             except ValueError as error:
@@ -280,6 +286,7 @@ class TSDFNode(Node):
             fused = self.volume.frames_integrated
             self.volume.reset()
             self._last_stamp = None
+            self._reset_at = time.monotonic()
         self._dirty = True
         self._publish_if_changed()  # subscribers see the empty surface at once
         response.success, response.message = True, f"TSDF cleared ({fused} frames were fused)"

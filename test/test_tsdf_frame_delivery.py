@@ -38,19 +38,34 @@ class DiagnosticsListener(Node):
 
 
 def start_camera_process(recording, fps):
-    """camera_node as a user starts it: its own process, so frames really cross Fast DDS's transports."""
-    return subprocess.Popen([sys.executable, "-m", "grasp6d_ros.camera_node", "--ros-args", "-p", f"path:={recording}",
-                             "-p", f"fps:={fps}", "-p", "source:=playback"], stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    """camera_node as a user starts it: its own process, so frames really cross Fast DDS's transports. Its log
+    lines are collected as they come (``process.log_lines``), so a test can wait for one."""
+    process = subprocess.Popen([sys.executable, "-m", "grasp6d_ros.camera_node", "--ros-args", "-p",
+                                f"path:={recording}", "-p", f"fps:={fps}", "-p", "source:=playback"],
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    process.log_lines = []
+
+    def read() -> None:
+        for line in process.stderr:
+            process.log_lines.append(line)
+    process.reader = threading.Thread(target=read, daemon=True)
+    process.reader.start()
+    return process
 
 
-def stop(process):
+def logged(process, text: str) -> bool:
+    return any(text in line for line in list(process.log_lines))
+
+
+def stop(process) -> str:
     process.terminate()
     try:
-        return process.communicate(timeout=10)[1]
+        process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-        return process.communicate()[1]
+        process.wait()
+    process.reader.join(timeout=5)
+    return "".join(process.log_lines)
 
 
 def hd_recording(path, frames):
@@ -67,9 +82,11 @@ def test_camera_to_tsdf_fuses_95_percent_of_hd_frames_at_15_hz_and_reports_them(
             assert wait_for(lambda: tsdf.received + tsdf.counts[LOST_IN_TRANSPORT] >= FRAMES, timeout=60), \
                 (tsdf.received, dict(tsdf.counts))
             assert wait_for(tsdf.queue.idle, timeout=30)
+            # the camera says so at its first tick after the last frame, which may come after that frame is fused
+            ended = wait_for(lambda: logged(camera, f"end of the recording after {FRAMES} frames"), timeout=10)
         finally:
             log = stop(camera)
-        assert f"end of the recording after {FRAMES} frames" in log, log[-2000:]
+        assert ended, log[-2000:]
         fused = tsdf.counts["integrated"]
         assert fused >= 0.95 * FRAMES, dict(tsdf.counts)
         # every delivered frame is fused or counted under a reason
