@@ -1,6 +1,7 @@
 """Helpers for tests over real rclpy + Fast DDS: a context with a multi-threaded executor in a thread."""
 from __future__ import annotations
 
+import subprocess
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -39,3 +40,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
 
 # Test servers here are idempotent, so re-sending on Fast DDS's discovery race is harmless (grasp6d_ros.services).
 call_service = call_with_retry
+
+
+def terminate(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a child process the polite way (SIGTERM), and for sure (SIGKILL) if it has not gone after ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

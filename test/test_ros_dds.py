@@ -16,7 +16,7 @@ from grasp6d_ros.conversions import (grasp_group_to_msg, grasp_msgs_to_group, im
                                      numpy_to_pointcloud2)
 from grasp6d_ros.msg import Grasp6D, Grasp6DArray
 from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
-from ros_helpers import call_service, spinning, wait_for
+from ros_helpers import call_service, spinning, terminate, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -124,12 +124,7 @@ def test_execute_grasp_service_across_processes():
             grasp.width = 0.0
             failed = call_service(client, ExecuteGrasp.Request(grasp=grasp), timeout=20)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        terminate(server, timeout=5)
     assert ok.success and ok.stage == "lift" and ok.message == f"base_link:{grasp.object_id}:{grasp.score:.3f}"
     assert not failed.success and failed.stage == "close"
 

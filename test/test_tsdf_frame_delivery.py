@@ -17,7 +17,7 @@ from grasp6d_core.sensing.realsense_record import write_recording
 from grasp6d_core.sensing.synthetic import TabletopScene, overhead_pose
 from grasp6d_ros.frame_queue import FrameQueue
 from grasp6d_ros.tsdf_node import LOST_IN_TRANSPORT, QUEUE_FULL, TSDFNode
-from ros_helpers import spinning, wait_for
+from ros_helpers import spinning, terminate, wait_for
 
 HD = CameraIntrinsics(1280, 720, 910.0, 910.0, 639.5, 359.5)   # a D435 colour-aligned 1280x720 stream
 FRAMES, FPS = 20, 15
@@ -58,12 +58,7 @@ def logged(process, text: str) -> bool:
 
 
 def stop(process) -> str:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate(process)
     process.reader.join(timeout=5)
     return "".join(process.log_lines)
 
