@@ -45,8 +45,6 @@ def test_cli_prints_a_family_error_as_one_line(capsys, monkeypatch):
     from grasp6d_core.sensing.frame import SourceError
 
     class Command:
-        HELP = "a command whose source cannot open"
-
         @staticmethod
         def add_arguments(parser):
             parser.add_argument("--root")
