@@ -38,6 +38,10 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+        # The second SIGINT can arrive after this, while the interpreter finalizes: Python then resets a handled
+        # SIGINT to the default action and the node dies with -2 ("process has died") although it had stopped
+        # cleanly. An ignored SIGINT stays ignored through finalization, and there is nothing left to stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sigint_shuts_down_only() -> None:

@@ -113,14 +113,16 @@ def test_a_missing_optional_package_is_one_line():
     assert "\n" not in line
 
 
-@pytest.mark.parametrize("second", ["during_teardown", "back_to_back"])
+@pytest.mark.parametrize("second", ["during_teardown", "back_to_back", "until_exit"])
 def test_a_second_ctrl_c_still_exits_cleanly(second):
     """Ctrl-C under ros2 launch reaches each node twice (the terminal signals the whole process group, then
-    launch forwards its own SIGINT); the second one lands during the teardown or right after the first."""
+    launch forwards its own SIGINT); the second one lands during the teardown, right after the first, or while
+    the interpreter finalizes (until_exit: SIGINT every 0.5 ms until the process is gone)."""
     import os
     import signal
     import subprocess
     import sys
+    import time
     script = (
         "import time, rclpy\n"
         "from rclpy.node import Node\n"
@@ -145,6 +147,12 @@ def test_a_second_ctrl_c_still_exits_cleanly(second):
             os.kill(process.pid, signal.SIGINT)
         if second == "back_to_back":
             os.kill(process.pid, signal.SIGINT)
+        while second == "until_exit" and process.poll() is None:
+            try:
+                os.kill(process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                break
+            time.sleep(0.0005)
         out = "\n".join(lines) + process.communicate(timeout=30)[0]
     finally:
         if process.poll() is None:
