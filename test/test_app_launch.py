@@ -17,9 +17,10 @@ def _by_name(specs):
 
 def test_config_files_hold_every_node_default():
     from grasp6d_ros import detector_node, executor_node
-    for module, name in ((detector_node, "detector_node"), (executor_node, "executor_node")):
+    from grasp6d_ros.managed_node import MANAGED_DEFAULTS
+    for module, name, managed in ((detector_node, "detector_node", MANAGED_DEFAULTS), (executor_node, "executor_node", {})):
         params = yaml.safe_load((CONFIG / f"{name.split('_')[0]}.yaml").read_text())[name]["ros__parameters"]
-        assert params == module.DEFAULTS, name
+        assert params == {**managed, **module.DEFAULTS}, name
 
 
 def test_parameters_come_from_config_files():
