@@ -43,7 +43,7 @@ class ManagedNode(LifecycleNode):
     @property
     def state(self) -> str:
         """The lifecycle state's label (unconfigured, inactive, active, finalized, or a transition's)."""
-        return self._state_machine.current_state[1]
+        return self._state_machine.current_state[1]   # rclpy has no public getter; its own get_state reads this
 
     def start(self) -> None:
         """Call at the end of the subclass's __init__: with ``autostart`` true, configure then activate at once.
