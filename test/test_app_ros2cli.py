@@ -122,6 +122,15 @@ def echoed_grasps(env: dict[str, str]) -> list[dict]:
     return message["grasps"]
 
 
+def listed_nodes(graph: LaunchedGraph, nodes: set[str], env: dict[str, str], timeout: float = 60.0) -> set[str]:
+    """`ros2 node list` until it shows ``nodes`` (they start in parallel, importing torch / Open3D takes seconds)
+    or ``timeout`` seconds after the launch; the last listing."""
+    listed: set[str] = set()
+    while graph.elapsed < timeout and not {f"/{n}" for n in nodes} <= listed:
+        listed = set(typed(NODES, env).stdout.split())
+    return listed
+
+
 def assert_stops_cleanly(graph: LaunchedGraph, nodes: set[str]) -> None:
     """Ctrl-C: ros2 launch exits 0, every node 'finished cleanly', nothing died, no traceback."""
     code = graph.interrupt()
@@ -158,9 +167,7 @@ class TestPlaybackDemo:
             yield graph
 
     def test_node_list_shows_the_four_nodes(self, graph, ros2_env):
-        listed = set()
-        while graph.elapsed < 60 and not {f"/{n}" for n in self.NODES} <= listed:
-            listed = set(typed(NODES, ros2_env).stdout.split())
+        listed = listed_nodes(graph, self.NODES, ros2_env)
         assert {f"/{n}" for n in self.NODES} <= listed, (listed, graph.output()[-3000:])
 
     def test_service_call_answers_with_ranked_grasps(self, graph, ros2_env):
@@ -228,6 +235,8 @@ class TestAutostartFalse:
             yield graph
 
     def test_nodes_wait_unconfigured_until_configured_by_hand(self, graph, ros2_env):
+        listed = listed_nodes(graph, self.NODES, ros2_env)
+        assert {f"/{n}" for n in self.NODES} <= listed, (listed, graph.output()[-3000:])
         for node in self.NODES:
             run = typed(f"ros2 lifecycle get /{node}", ros2_env)
             assert run.stdout.strip() == "unconfigured [1]", (node, run.stdout + run.stderr, graph.output()[-3000:])
@@ -271,9 +280,7 @@ class TestOwnDriverWithParamsFile:
             pytest.skip("rviz2 is installed here")
         except PackageNotFoundError:
             pass
-        listed = set()
-        while graph.elapsed < 60 and not {f"/{n}" for n in self.NODES} <= listed:
-            listed = set(typed(NODES, ros2_env).stdout.split())
+        listed = listed_nodes(graph, self.NODES, ros2_env)
         assert {f"/{n}" for n in self.NODES} <= listed and "/rviz2" not in listed, listed
         lines = [line for line in graph.output().splitlines() if "rviz2" in line]
         assert len(lines) == 1 and "rviz2 is not installed" in lines[0], lines
