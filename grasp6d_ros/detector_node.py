@@ -6,6 +6,11 @@ grasp6d_core.pipeline.GraspPipeline — the same one ``grasp6d detect`` and ``gr
 fields are read by grasp6d_ros.targets and frames go through grasp6d_ros.frames. Every failure becomes
 ``success=false`` with a message naming what is wrong; the node keeps serving.
 
+Lifecycle (grasp6d_ros.managed_node, docs/ros_app.md "Lifecycle"): configure loads the model (so the first request
+does not wait for it) and checks the detection parameters; activate starts answering /detect_grasps and publishing;
+deactivate stops both and keeps the model; cleanup releases it. Outside ``active`` a call is answered
+``success=false``, "node is inactive (...)" or why configure failed.
+
 Concurrency: the service runs in a reentrant callback group (several clients at once, validation in
 parallel); the model itself runs one request at a time behind a lock (it is not thread-safe and uses all
 cores anyway). The surface subscription has its own mutually exclusive group so a long inference never
@@ -13,6 +18,8 @@ delays the cloud update. Spin with a MultiThreadedExecutor (``main`` does).
 """
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -21,7 +28,6 @@ import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
@@ -34,6 +40,7 @@ from grasp6d_core.segmentation import SegmentationParams
 from grasp6d_core.targets import ConstraintError, TargetConstraints
 from grasp6d_ros.conversions import ConversionError, grasp_group_to_msg
 from grasp6d_ros.frames import FrameError, TransformLookup
+from grasp6d_ros.managed_node import ManagedNode
 from grasp6d_ros.markers import grasp_markers
 from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.targets import cloud_points, needs_camera_transform, request_targets
@@ -47,9 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "min_points": 200, "workspace": [-1.0, 1.0, -1.0, 1.0, 0.0, 2.0], "use_workspace": False,
     "surface_topic": "surface", "tf_timeout": 0.2, "model_frame": "", "static_transforms": [""],
 }
-# The model is built once, at the first request, from these. They are read-only after start (set them with
-# -p at launch): a later change would otherwise be ignored without a word, and a remote peer could swap the
-# checkpoint of a running node. A set_parameters call on them is refused with a reason naming the parameter.
+# The model is built from these at configure. They are read-only after start (set them with -p at launch): a
+# later change would otherwise be ignored without a word, and a remote peer could swap the checkpoint of a
+# running node. A set_parameters call on them is refused with a reason naming the parameter.
 FIXED_AT_START = ("detector", "checkpoint", "device")
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -101,7 +108,7 @@ class AntipodalDetector:
         return grasps.top_k(top_k)
 
 
-class DetectorNode(Node):
+class DetectorNode(ManagedNode):
     def __init__(self, detector_loader: Callable[[str, str], Any] = load_detector, **node_kwargs):
         super().__init__("detector_node", **node_kwargs)
         for name, value in DEFAULTS.items():
@@ -114,14 +121,15 @@ class DetectorNode(Node):
         self._surface: PointCloud2 | None = None
         self._surface_lock = threading.Lock()
         self._frames = TransformLookup(self)
-        self.grasps_pub = self.create_publisher(self._grasp_array_type(), "~/grasps", LATCHED)
-        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
+        self.grasps_pub = self.create_lifecycle_publisher(self._grasp_array_type(), "~/grasps", LATCHED)
+        self.markers_pub = self.create_lifecycle_publisher(MarkerArray, "~/markers", LATCHED)
         self.create_subscription(PointCloud2, self.param("surface_topic"), self._on_surface,
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
                                  callback_group=MutuallyExclusiveCallbackGroup())
         from grasp6d_ros.srv import DetectGrasps
+        # Created here, not at activate: a client of an inactive node gets an answer saying so, not a silent wait.
         self.create_service(DetectGrasps, "/detect_grasps", self._on_detect, callback_group=ReentrantCallbackGroup())
-        self.get_logger().info("serving /detect_grasps")
+        self.start()
 
     @staticmethod
     def _grasp_array_type():
@@ -131,6 +139,21 @@ class DetectorNode(Node):
     def param(self, name: str):
         return self.get_parameter(name).value
 
+    # -------------------------------------------------------------------------------------- lifecycle
+    def configure(self) -> None:
+        """Load the model (or make the baseline) and check the detection parameters, before any request."""
+        self._settings()
+        with self._model_lock:
+            self._detector = self._build_detector()
+
+    def release(self) -> None:
+        with self._model_lock:   # waits for a running inference
+            self._detector = None
+        gc.collect()   # the network's tensors go with their last reference; collect cycles so it is now
+        torch = sys.modules.get("torch")   # loaded by the model; never imported just for this
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()   # else torch's allocator keeps the freed GPU memory for this process
+
     def _on_surface(self, msg: PointCloud2) -> None:
         with self._surface_lock:
             self._surface = msg
@@ -138,6 +161,10 @@ class DetectorNode(Node):
     # ------------------------------------------------------------------------------------------ service
     def _on_detect(self, request, response):
         start = time.monotonic()
+        refused = self.not_active_reason()
+        if refused:
+            response.success, response.message = False, refused
+            return response
         try:
             result, frame_id, stamp = self._detect(request)
             grasps = result.grasps
@@ -202,22 +229,24 @@ class DetectorNode(Node):
             raise DetectionError(str(error)) from error
 
     def _model(self):
-        """The configured detector, loaded on first use (call with the model lock held)."""
-        if self._detector is None:
-            kind = self.param("detector")
-            if kind == "antipodal":
-                self._detector = AntipodalDetector(float(self.param("table_height")))
-            elif kind == "model":
-                self._detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
-                self._log_loaded()
-            else:
-                raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
+        """The configured detector (call with the model lock held)."""
+        if self._detector is None:   # released by a cleanup between this request's state check and now
+            raise DetectionError(f"no model: {self.not_active_reason() or 'released'}")
         return self._detector
 
-    def _log_loaded(self) -> None:
-        info = getattr(self._detector, "info", {}) or {}
-        self.get_logger().info(f"model loaded: checkpoint {info.get('path', self.param('checkpoint'))} (config "
-                               f"{info.get('config', '?')}, step {info.get('step', '?')}) on {self.param('device')}")
+    def _build_detector(self):
+        kind = self.param("detector")
+        if kind == "antipodal":
+            return AntipodalDetector(float(self.param("table_height")))
+        if kind != "model":
+            raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
+        start = time.monotonic()
+        detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+        info = getattr(detector, "info", {}) or {}
+        self.get_logger().info(f"model loaded in {time.monotonic() - start:.1f} s: checkpoint "
+                               f"{info.get('path', self.param('checkpoint'))} (config {info.get('config', '?')}, "
+                               f"step {info.get('step', '?')}) on {self.param('device')}")
+        return detector
 
     def _detect(self, request) -> tuple[PipelineResult, str, Any]:
         if request.max_grasps < 0:
@@ -263,8 +292,8 @@ class DetectorNode(Node):
 
 
 class _LockedModel:
-    """The node's detector behind the pipeline: loaded on first use, one inference at a time (validation and
-    the workspace crop of other requests run in parallel)."""
+    """The node's detector behind the pipeline: one inference at a time (validation and the workspace crop of
+    other requests run in parallel)."""
 
     def __init__(self, node: DetectorNode):
         self._node = node

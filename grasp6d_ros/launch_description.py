@@ -19,6 +19,8 @@ EXECUTORS = ("moveit", "sim", "none")
 # Our nodes and the config file holding each one's defaults.
 NODE_CONFIGS = {"camera_node": "camera.yaml", "tsdf_node": "tsdf.yaml", "detector_node": "detector.yaml",
                 "executor_node": "executor.yaml"}
+# Our lifecycle (managed) nodes: ``autostart:=false`` leaves them unconfigured for the user's lifecycle manager.
+MANAGED_NODES = ("tsdf_node", "detector_node")
 
 
 @dataclass
@@ -80,8 +82,10 @@ def _resolve_paths(parameters: dict[str, Any], directory: Path) -> dict[str, Any
 
 
 def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False, params_file: str | None = None,
-             depth_topic: str = "", info_topic: str = "", config: Path | None = None) -> list[NodeSpec]:
-    """Node specs of the grasp demo for one set of launch arguments."""
+             depth_topic: str = "", info_topic: str = "", config: Path | None = None,
+             autostart: bool = True) -> list[NodeSpec]:
+    """Node specs of the grasp demo for one set of launch arguments. ``autostart`` False overrides the managed
+    nodes' ``autostart`` parameter (True leaves it to config/ and the params_file, where it defaults to true)."""
     if camera not in CAMERAS:
         raise ValueError(f"camera:='{camera}' is not one of {'|'.join(CAMERAS)}")
     if executor not in EXECUTORS:
@@ -103,6 +107,8 @@ def describe(camera: str = "playback", executor: str = "sim", rviz: bool = False
         parameters.update(_resolve_paths(choice_parameters.get(name, {}), directory))
         parameters.update(node_parameters(user, name))
         parameters.update(extra or {})
+        if not autostart and name in MANAGED_NODES:
+            parameters["autostart"] = False
         return NodeSpec(PACKAGE, name, name, parameters=parameters, remappings=remappings)
 
     specs: list[NodeSpec] = []

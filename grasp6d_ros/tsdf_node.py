@@ -12,6 +12,11 @@ never repaired), its callback only queues the frame, and one worker thread integ
 (grasp6d_ros.frame_queue). Frames dropped because the queue was full, lost in transport (best effort), fused
 late or skipped as bad input are counted per reason, logged (throttled per reason) and published.
 
+Lifecycle (grasp6d_ros.managed_node, docs/ros_app.md "Lifecycle"): configure allocates the volume and makes the
+input subscriptions, the integration worker and the timers from the parameters; activate starts fusing and
+publishing ``~/surface``; frames arriving while inactive are counted ("inactive") and not fused; cleanup frees the
+volume. /diagnostics keeps reporting while inactive, so those counts are seen.
+
 Bad input never stops the node: what is already fused stays. Invalid pixels (NaN, inf, <= 0) are normal sensor
 output and count as "no measurement"; a frame is skipped only when fewer than ``min_valid_fraction`` of its
 pixels are valid.
@@ -28,8 +33,8 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
@@ -39,6 +44,7 @@ from grasp6d_ros.conversions import (ConversionError, camera_info_to_intrinsics,
                                      numpy_to_pointcloud2, stamp_to_seconds)
 from grasp6d_ros.frame_queue import FrameQueue
 from grasp6d_ros.frames import FrameBuffer, FrameError
+from grasp6d_ros.managed_node import ManagedNode
 from grasp6d_ros.spin import spin_until_shutdown
 
 DEFAULTS: dict[str, Any] = {
@@ -61,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Counted reasons a received frame was not fused besides bad input (docs/perception.md lists them all).
-QUEUE_FULL, LOST_IN_TRANSPORT, PAUSED = "dropped: queue full", "lost in transport", "paused"
+QUEUE_FULL, LOST_IN_TRANSPORT, PAUSED, INACTIVE = "dropped: queue full", "lost in transport", "paused", "inactive"
 
 
 def input_qos(name: str, depth: int) -> QoSProfile:
@@ -80,17 +86,15 @@ class SkipFrame(Exception):
         self.reason, self.detail = reason, detail
 
 
-class TSDFNode(Node):
+class TSDFNode(ManagedNode):
     def __init__(self, **node_kwargs):
         super().__init__("tsdf_node", **node_kwargs)
         for name, value in DEFAULTS.items():
             self.declare_parameter(name, value)
-        p = self.param
-        self.volume = TSDFVolume(TSDFConfig(
-            voxel_size=p("voxel_size"), trunc_voxels=p("trunc_voxels"), max_depth=p("max_depth"),
-            workspace=list(p("workspace")) or None, device=p("device"), threads=p("threads"),
-            min_weight=p("min_weight")))
-        self.frames = FrameBuffer(self, mode=p("transform_source"))
+        self.volume: TSDFVolume | None = None   # configure allocates it, cleanup frees it
+        self.frames: FrameBuffer | None = None
+        self.queue: FrameQueue[tuple[Image, float]] | None = None
+        self._configured: list = []   # subscriptions and timers made by configure, destroyed by cleanup
         self.counts: Counter = Counter()  # integrated and every reason a frame was not
         self.received = 0  # depth frames delivered to the callback
         self.late = 0  # fused more than late_after seconds after arrival
@@ -104,29 +108,49 @@ class TSDFNode(Node):
         self._last_stamp: float | None = None
         self._integrating = True
         self._reset_at = float("-inf")   # frames that arrived before the last ~/reset are never fused
-        self._dirty = True  # publish once at start (an empty surface) so subscribers know the node is up
-
-        qos = input_qos(p("qos"), int(p("qos_depth")))
-        events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
-                                            incompatible_qos=self._on_incompatible_qos)
-        self.queue: FrameQueue[tuple[Image, float]] = FrameQueue(
-            int(p("queue_size")), self._integrate_queued, on_drop=self._on_queue_full,
-            on_error=self._on_worker_error, name="tsdf-integrate")
-        inputs = MutuallyExclusiveCallbackGroup()  # info before image, never both at once
-        self.create_subscription(Image, "depth/image", self._on_depth, qos, event_callbacks=events,
-                                 callback_group=inputs)
-        self.create_subscription(CameraInfo, "depth/camera_info", self._on_info, qos, callback_group=inputs)
-        self._surface_pub = self.create_publisher(PointCloud2, "~/surface", LATCHED)
+        self._dirty = True  # publish once when active (an empty surface) so subscribers know the node is up
+        self._surface_pub = self.create_lifecycle_publisher(PointCloud2, "~/surface", LATCHED)
         self._stats_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/toggle_integration", self._on_toggle)
-        self.create_timer(1.0 / max(float(p("publish_rate")), 1e-3), self._publish_if_changed)
-        self.create_timer(max(float(p("stats_period")), 0.05), self._publish_stats)
+        self.start()
+
+    # -------------------------------------------------------------------------------------- lifecycle
+    def configure(self) -> None:
+        """Everything the parameters decide: a bad value fails here, naming it, and the node stays unconfigured."""
+        p = self.param
+        qos = input_qos(p("qos"), int(p("qos_depth")))
+        self.frames = FrameBuffer(self, mode=p("transform_source"))
+        self.volume = TSDFVolume(TSDFConfig(
+            voxel_size=p("voxel_size"), trunc_voxels=p("trunc_voxels"), max_depth=p("max_depth"),
+            workspace=list(p("workspace")) or None, device=p("device"), threads=p("threads"),
+            min_weight=p("min_weight")))
+        self.queue = FrameQueue(int(p("queue_size")), self._integrate_queued, on_drop=self._on_queue_full,
+                                on_error=self._on_worker_error, name="tsdf-integrate")
+        events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
+                                            incompatible_qos=self._on_incompatible_qos)
+        inputs = MutuallyExclusiveCallbackGroup()  # info before image, never both at once
+        self._configured = [
+            self.create_subscription(Image, "depth/image", self._on_depth, qos, event_callbacks=events,
+                                     callback_group=inputs),
+            self.create_subscription(CameraInfo, "depth/camera_info", self._on_info, qos, callback_group=inputs),
+            self.create_timer(1.0 / max(float(p("publish_rate")), 1e-3), self._publish_if_changed),
+            self.create_timer(max(float(p("stats_period")), 0.05), self._publish_stats)]
+        self._intrinsics, self._last_stamp, self._dirty = None, None, True
         self.get_logger().info(
             f"TSDF in '{p('task_frame')}': voxel {p('voxel_size')} m, workspace {list(p('workspace'))}, "
             f"device {p('device')}; {self.frames.description}; inputs "
             f"{self.resolve_topic_name('depth/image')} + {self.resolve_topic_name('depth/camera_info')} "
             f"({p('qos')} QoS, history {p('qos_depth')}, queue {p('queue_size')} frames)")
+
+    def release(self) -> None:
+        for entity in self._configured:
+            (self.destroy_timer if isinstance(entity, Timer) else self.destroy_subscription)(entity)
+        self._configured = []
+        if self.queue is not None:
+            self.queue.close()   # after the subscription is gone: nothing can queue a frame any more
+        with self._volume_lock:   # waits for an integration or a surface extraction under way
+            self.volume, self.queue, self.frames = None, None, None
 
     def param(self, name: str):
         return self.get_parameter(name).value
@@ -145,10 +169,17 @@ class TSDFNode(Node):
     def _on_depth(self, msg: Image) -> None:
         with self._stats_lock:
             self.received += 1
+        if not self.active:
+            self.count(INACTIVE)
+            return
         if not self._integrating:
             self.count(PAUSED)
             return
-        self.queue.put((msg, time.monotonic()))
+        queue = self.queue
+        if queue is None:   # cleaned up while this callback ran
+            self.count(INACTIVE)
+            return
+        queue.put((msg, time.monotonic()))
 
     def _on_queue_full(self, item: tuple[Image, float]) -> None:
         self._skip(QUEUE_FULL, f"integration is slower than the camera; the oldest of {self.param('queue_size')} "
@@ -172,6 +203,9 @@ class TSDFNode(Node):
 
     def _integrate_queued(self, item: tuple[Image, float]) -> None:
         msg, arrived = item
+        if not self.active:   # deactivated while this frame waited in the queue: it is not fused either
+            self.count(INACTIVE)
+            return
         if not self._integrating:   # paused while this frame waited in the queue: it is not fused either
             self.count(PAUSED)
             return
@@ -225,6 +259,8 @@ class TSDFNode(Node):
         with self._volume_lock:
             if arrived < self._reset_at:
                 raise SkipFrame("before reset", "the frame arrived before ~/reset cleared the volume")
+            if self.volume is None:   # a cleanup freed it while this frame was being prepared
+                raise SkipFrame(INACTIVE, "the node was cleaned up")
             try:
                 self.volume.integrate_depth(depth, K, T)
             except ValueError as error:
@@ -246,10 +282,12 @@ class TSDFNode(Node):
 
     # ------------------------------------------------------------------------------------------ outputs
     def _publish_if_changed(self) -> None:
-        if not self._dirty:
+        if not self._dirty or not self._surface_pub.is_activated:   # inactive: extract it once active again
             return
         self._dirty = False
         with self._volume_lock:
+            if self.volume is None:
+                return
             points, normals = self.volume.surface(n_points=int(self.param("n_points")) or None)
         self._surface_pub.publish(numpy_to_pointcloud2(points, normals, frame_id=self.param("task_frame"),
                                                        stamp=self.get_clock().now().to_msg()))
@@ -260,7 +298,7 @@ class TSDFNode(Node):
             period, self._period = self._period, {"integrate_s": 0.0, "fused": 0, "max_latency_s": 0.0}
             values = {"received": self.received, "late": self.late,
                       "incompatible_publishers": self.incompatible_publishers, **self.counts}
-        values["queued"] = len(self.queue)
+        values["queued"] = len(self.queue) if self.queue is not None else 0
         values["integrate_ms_mean"] = 1000.0 * period["integrate_s"] / period["fused"] if period["fused"] else 0.0
         values["latency_ms_max"] = 1000.0 * period["max_latency_s"]
         return values
@@ -273,9 +311,10 @@ class TSDFNode(Node):
             status.level = DiagnosticStatus.ERROR
         else:
             status.level = DiagnosticStatus.WARN if lost or values["late"] else DiagnosticStatus.OK
-        status.message = (f"fused {values.get('integrated', 0)} of {values['received']} frames received; "
+        status.message = (f"{'' if self.active else self.state + ': '}"
+                          f"fused {values.get('integrated', 0)} of {values['received']} frames received; "
                           f"{values.get(QUEUE_FULL, 0)} dropped (queue full), {values.get(LOST_IN_TRANSPORT, 0)} "
-                          f"lost in transport, {values['late']} late")
+                          f"lost in transport, {values['late']} late, {values.get(INACTIVE, 0)} while inactive")
         status.values = [KeyValue(key=key, value=f"{value:.1f}" if isinstance(value, float) else str(value))
                          for key, value in values.items()]
         self._stats_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
@@ -283,8 +322,12 @@ class TSDFNode(Node):
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._volume_lock:
-            fused = self.volume.frames_integrated
-            self.volume.reset()
+            volume = self.volume
+            if volume is None:
+                response.success, response.message = False, f"no volume to clear: {self.not_active_reason()}"
+                return response
+            fused = volume.frames_integrated
+            volume.reset()
             self._last_stamp = None
             self._reset_at = time.monotonic()
         self._dirty = True
@@ -299,7 +342,8 @@ class TSDFNode(Node):
         return response
 
     def destroy_node(self) -> None:
-        self.queue.close()
+        if self.queue is not None:
+            self.queue.close()
         super().destroy_node()
 
 

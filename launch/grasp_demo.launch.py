@@ -1,5 +1,5 @@
 """ros2 launch grasp6d_ros grasp_demo.launch.py camera:=realsense|kinect|playback|none executor:=moveit|sim|none
-rviz:=true|false params_file:=/path/to/params.yaml [depth_topic:=... info_topic:=...]
+rviz:=true|false params_file:=/path/to/params.yaml [depth_topic:=... info_topic:=...] [autostart:=false]
 
 Try it without hardware: camera:=playback executor:=sim rviz:=false (the shipped recording, played in a loop).
 A node whose package is not installed (rviz2, a camera driver) is reported in one line and left out.
@@ -25,7 +25,7 @@ def _nodes(context):
     value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     specs = describe(camera=value("camera"), executor=value("executor"), rviz=value("rviz").lower() == "true",
                      params_file=value("params_file") or None, depth_topic=value("depth_topic"),
-                     info_topic=value("info_topic"))
+                     info_topic=value("info_topic"), autostart=value("autostart").lower() != "false")
     actions = []
     for s in specs:
         missing = not_installed(s)   # e.g. rviz:=true without rviz2: say so once, start the rest
@@ -45,5 +45,8 @@ def generate_launch_description():
         DeclareLaunchArgument("params_file", default_value="", description="ROS 2 params file overriding config/"),
         DeclareLaunchArgument("depth_topic", default_value="", description="depth image topic (camera:=none)"),
         DeclareLaunchArgument("info_topic", default_value="", description="camera_info topic (camera:=none)"),
+        DeclareLaunchArgument("autostart", default_value="true",
+                              description="false: tsdf_node and detector_node stay unconfigured for your lifecycle "
+                                          "manager (ros2 lifecycle set /detector_node configure, then activate)"),
         OpaqueFunction(function=_nodes),
     ])

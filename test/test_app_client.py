@@ -13,7 +13,7 @@ from ros_helpers import spinning
 
 def test_client_example_gets_an_answer():
     server = lambda ctx: DetectorNode(context=ctx, parameter_overrides=[  # noqa: E731
-        Parameter("checkpoint", value="/nonexistent/grasp6d.pt")])
+        Parameter("detector", value="antipodal")])
     with spinning(server):
         rclpy.init()  # the default context, as a user's script has
         node = Node("user_node")

@@ -10,6 +10,8 @@ from grasp6d_ros.conversions import numpy_to_pointcloud2
 from grasp6d_ros.detector_node import DetectorNode
 from ros_helpers import call_service, spinning
 
+NO_NORMALS = "the antipodal detector needs a cloud with normal_x/normal_y/normal_z fields"
+
 
 def _request(points=None, frame="camera", target="", max_grasps=0):
     from grasp6d_ros.srv import DetectGrasps
@@ -21,8 +23,9 @@ def _request(points=None, frame="camera", target="", max_grasps=0):
 
 def _nodes():
     from grasp6d_ros.srv import DetectGrasps
+    # the antipodal baseline: configured at once, and it needs normals, which these clouds lack (a detector error)
     detector = lambda ctx: DetectorNode(context=ctx, parameter_overrides=[  # noqa: E731
-        Parameter("checkpoint", value="/nonexistent/grasp6d.pt"), Parameter("min_points", value=50)])
+        Parameter("detector", value="antipodal"), Parameter("min_points", value=50)])
     client = lambda ctx: Node("detect_client", context=ctx)  # noqa: E731
     return detector, client, DetectGrasps
 
@@ -50,9 +53,9 @@ def test_detector_node_error_paths_and_concurrency():
         answer = call_service(client, _request(cloud, max_grasps=-3))
         assert not answer.success and "max_grasps must be >= 0" in answer.message
 
-        # a valid cloud reaches the model; the configured checkpoint does not exist -> a model error, not a crash
+        # a valid cloud reaches the detector, which cannot use it -> its error as the answer, not a crash
         answer = call_service(client, _request(cloud))
-        assert not answer.success and answer.message.startswith("model error") and answer.detection_time >= 0
+        assert not answer.success and answer.message.startswith(NO_NORMALS) and answer.detection_time >= 0
 
         # an unknown hand filter is named in the answer, and the node answers normally once it is fixed
         detector.set_parameters([Parameter("hand_filter", value="robotiq")])
@@ -64,7 +67,7 @@ def test_detector_node_error_paths_and_concurrency():
         assert not answer.success and answer.message.startswith("parameter workspace must be 6 finite numbers")
         detector.set_parameters([Parameter("use_workspace", value=False)])
         answer = call_service(client, _request(cloud))
-        assert not answer.success and answer.message.startswith("model error")
+        assert not answer.success and answer.message.startswith(NO_NORMALS)
 
         # ten clients at once: every one answered
         answers, lock = [], threading.Lock()

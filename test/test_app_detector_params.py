@@ -1,6 +1,7 @@
 """detector_node over real rclpy/DDS: the model's parameters (detector, checkpoint, device) are read-only after
 start, so a remote peer cannot swap the checkpoint of a running node and a change is never silently ignored;
-a crafted checkpoint given at start is refused per request, naming the file, without running its code."""
+a crafted checkpoint given at start is refused at configure (the node stays unconfigured and every request says
+why, naming the file) without running its code."""
 import numpy as np
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
@@ -37,11 +38,13 @@ def test_model_parameters_are_read_only_and_a_crafted_checkpoint_runs_nothing(tm
             parameters=[Parameter("min_score", value=0.1).to_parameter_msg()]))
         assert answer.results[0].successful
 
-        # The crafted checkpoint from start-up: each request is refused naming the file; its code never runs.
+        # The crafted checkpoint from start-up: configure refused it; each request says so naming the file; its
+        # code never runs.
         client = peer.create_client(DetectGrasps, "/detect_grasps")
         cloud = np.random.default_rng(0).uniform(-0.1, 0.1, (500, 3)).astype(np.float32) + [0, 0, 0.6]
         for _ in range(2):
             reply = call_service(client, DetectGrasps.Request(cloud=numpy_to_pointcloud2(cloud, frame_id="camera")))
-            assert not reply.success and reply.message.startswith(f"model error: cannot load checkpoint '{evil}'")
+            assert not reply.success and reply.message.startswith(
+                f"node is unconfigured: configure failed: model error: cannot load checkpoint '{evil}'")
             assert "refused, it holds a pickled io.open" in reply.message
         assert not marker.exists()

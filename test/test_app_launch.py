@@ -17,9 +17,10 @@ def _by_name(specs):
 
 def test_config_files_hold_every_node_default():
     from grasp6d_ros import detector_node, executor_node
-    for module, name in ((detector_node, "detector_node"), (executor_node, "executor_node")):
+    from grasp6d_ros.managed_node import MANAGED_DEFAULTS
+    for module, name, managed in ((detector_node, "detector_node", MANAGED_DEFAULTS), (executor_node, "executor_node", {})):
         params = yaml.safe_load((CONFIG / f"{name.split('_')[0]}.yaml").read_text())[name]["ros__parameters"]
-        assert params == module.DEFAULTS, name
+        assert params == {**managed, **module.DEFAULTS}, name
 
 
 def test_parameters_come_from_config_files():
@@ -96,7 +97,7 @@ def test_launch_file_declares_the_documented_arguments():
     tree = ast.parse((ROOT / "launch" / "grasp_demo.launch.py").read_text())
     declared = {node.args[0].value for node in ast.walk(tree)
                 if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"}
-    assert declared == {"camera", "executor", "rviz", "params_file", "depth_topic", "info_topic"}
+    assert declared == {"camera", "executor", "rviz", "params_file", "depth_topic", "info_topic", "autostart"}
 
 
 def test_playback_keeps_the_recording_available():
@@ -158,3 +159,13 @@ def test_a_second_ctrl_c_still_exits_cleanly(second):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0 and "clean exit" in out and "Traceback" not in out, out
+
+
+def test_autostart_false_reaches_only_the_managed_nodes_and_true_leaves_the_files_value(tmp_path):
+    manual = _by_name(describe("playback", "sim", autostart=False))
+    assert manual["tsdf_node"].parameters["autostart"] is False and manual["detector_node"].parameters["autostart"] is False
+    assert "autostart" not in manual["camera_node"].parameters and "autostart" not in manual["executor_node"].parameters
+    params = tmp_path / "mine.yaml"
+    params.write_text(yaml.safe_dump({"detector_node": {"ros__parameters": {"autostart": False}}}))
+    default = _by_name(describe("playback", "sim", params_file=str(params)))
+    assert default["detector_node"].parameters["autostart"] is False and default["tsdf_node"].parameters["autostart"] is True

@@ -1,5 +1,5 @@
 """The commands a user types, end to end: `ros2 launch grasp6d_ros grasp_demo.launch.py`, `ros2 node list`,
-`ros2 service call`, `ros2 topic echo`, `ros2 param set/get` and Ctrl-C, against the real nodes over Fast DDS.
+`ros2 service call`, `ros2 topic echo`, `ros2 param set/get`, `ros2 lifecycle get/set` and Ctrl-C, against the real nodes over Fast DDS.
 
 They need the ROS 2 launch and command-line packages (launch, launch_ros, ros2cli, composition_interfaces). A ROS 2
 install has them; here `make setup` installs them from ../shared/ros_python when that folder exists, and so does
@@ -35,7 +35,13 @@ PARAM = "ros2 param set /detector_node min_score 0.2"
 README_COMMANDS = [LAUNCH, NODES, DETECT, ECHO, EXECUTE, PARAM]
 # Verbs that take --no-daemon (ros2 service call never uses the daemon). Without the daemon's graph cache
 # they discover the graph themselves, 0.5 s by default: too short on a busy 2-core machine ("Node not found").
-DAEMON_VERBS = {("node", "list"), ("topic", "echo"), ("param", "set"), ("param", "get")}
+DAEMON_VERBS = {("node", "list"), ("topic", "echo"), ("param", "set"), ("param", "get"), ("lifecycle", "get"),
+                ("lifecycle", "set")}
+# The README's lifecycle commands (The ROS 2 application, "Lifecycle"), in its order.
+LIFECYCLE_GET = "ros2 lifecycle get /detector_node"
+LIFECYCLE_SET = "ros2 lifecycle set /detector_node {}"
+LIFECYCLE_STEPS = ("deactivate", "cleanup", "configure", "activate")
+README_LIFECYCLE = [LIFECYCLE_GET] + [LIFECYCLE_SET.format(step) for step in LIFECYCLE_STEPS]
 NO_DAEMON = ["--no-daemon", "--spin-time", "3"]
 DISCOVERY_MISSES = ("Node not found", "Could not determine the type", "does not appear to be published yet")
 STAGES = {"pregrasp", "approach", "close", "lift", "retreat"}
@@ -116,6 +122,15 @@ def echoed_grasps(env: dict[str, str]) -> list[dict]:
     return message["grasps"]
 
 
+def listed_nodes(graph: LaunchedGraph, nodes: set[str], env: dict[str, str], timeout: float = 60.0) -> set[str]:
+    """`ros2 node list` until it shows ``nodes`` (they start in parallel, importing torch / Open3D takes seconds)
+    or ``timeout`` seconds after the launch; the last listing."""
+    listed: set[str] = set()
+    while graph.elapsed < timeout and not {f"/{n}" for n in nodes} <= listed:
+        listed = set(typed(NODES, env).stdout.split())
+    return listed
+
+
 def assert_stops_cleanly(graph: LaunchedGraph, nodes: set[str]) -> None:
     """Ctrl-C: ros2 launch exits 0, every node 'finished cleanly', nothing died, no traceback."""
     code = graph.interrupt()
@@ -125,11 +140,19 @@ def assert_stops_cleanly(graph: LaunchedGraph, nodes: set[str]) -> None:
     assert "Traceback" not in output and "process has died" not in output, output[-4000:]
 
 
-def test_readme_try_it_block_is_what_these_tests_type():
+def readme_commands(after: str) -> list[str]:
+    """The `ros2 ...` lines (comments cut) of the README's first bash block after ``after``."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Try it without hardware"):]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    assert [line.strip() for line in block.splitlines() if line.startswith("ros2 ")] == README_COMMANDS
+    block = re.search(r"```bash\n(.*?)```", text[text.index(after):], re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("ros2 ")]
+
+
+def test_readme_try_it_block_is_what_these_tests_type():
+    assert readme_commands("## Try it without hardware") == README_COMMANDS
+
+
+def test_readme_lifecycle_block_is_what_these_tests_type():
+    assert readme_commands("**Lifecycle**") == README_LIFECYCLE
 
 
 class TestPlaybackDemo:
@@ -144,9 +167,7 @@ class TestPlaybackDemo:
             yield graph
 
     def test_node_list_shows_the_four_nodes(self, graph, ros2_env):
-        listed = set()
-        while graph.elapsed < 60 and not {f"/{n}" for n in self.NODES} <= listed:
-            listed = set(typed(NODES, ros2_env).stdout.split())
+        listed = listed_nodes(graph, self.NODES, ros2_env)
         assert {f"/{n}" for n in self.NODES} <= listed, (listed, graph.output()[-3000:])
 
     def test_service_call_answers_with_ranked_grasps(self, graph, ros2_env):
@@ -180,6 +201,49 @@ class TestPlaybackDemo:
             assert "Set parameter successful" in run.stdout, run.stdout + run.stderr
             after = detect(DETECT, ros2_env)
             assert after.success and all(score >= cut for score in after.scores), (cut, before, after)
+
+    def test_lifecycle_commands_of_the_readme(self, graph, ros2_env):
+        # autostart brought both managed nodes to active by themselves
+        run = typed("ros2 lifecycle get /tsdf_node", ros2_env)
+        assert run.stdout.strip() == "active [3]", run.stdout + run.stderr
+        assert typed(LIFECYCLE_GET, ros2_env).stdout.strip() == "active [3]"
+        refusals = {"deactivate": "node is inactive (", "cleanup": "node is unconfigured (",
+                    "configure": "node is inactive (", "activate": None}
+        for step in LIFECYCLE_STEPS:
+            run = typed(LIFECYCLE_SET.format(step), ros2_env)
+            assert "Transitioning successful" in run.stdout, (step, run.stdout + run.stderr)
+            answer = detect(DETECT, ros2_env)
+            if refusals[step]:
+                assert not answer.success and answer.message.startswith(refusals[step]), (step, answer)
+            else:
+                assert answer.success and answer.scores, answer   # served again, the model loaded anew
+        assert typed(LIFECYCLE_GET, ros2_env).stdout.strip() == "active [3]"
+
+    def test_ctrl_c_stops_every_node_cleanly(self, graph):
+        assert_stops_cleanly(graph, self.NODES)
+
+
+class TestAutostartFalse:
+    """autostart:=false: tsdf_node and detector_node wait unconfigured for the user's lifecycle manager."""
+
+    NODES = {"tsdf_node", "detector_node"}
+
+    @pytest.fixture(scope="class")
+    def graph(self, ros2_env, tmp_path_factory):
+        arguments = ["camera:=none", "executor:=none", "rviz:=false", "autostart:=false"]
+        with LaunchedGraph(arguments, tmp_path_factory.mktemp("manual") / "launch.log", env=ros2_env) as graph:
+            yield graph
+
+    def test_nodes_wait_unconfigured_until_configured_by_hand(self, graph, ros2_env):
+        listed = listed_nodes(graph, self.NODES, ros2_env)
+        assert {f"/{n}" for n in self.NODES} <= listed, (listed, graph.output()[-3000:])
+        for node in self.NODES:
+            run = typed(f"ros2 lifecycle get /{node}", ros2_env)
+            assert run.stdout.strip() == "unconfigured [1]", (node, run.stdout + run.stderr, graph.output()[-3000:])
+        answer = detect(DETECT, ros2_env)
+        assert not answer.success and answer.message.startswith("node is unconfigured ("), answer
+        assert "Transitioning successful" in typed(LIFECYCLE_SET.format("configure"), ros2_env).stdout
+        assert typed(LIFECYCLE_GET, ros2_env).stdout.strip() == "inactive [2]"
 
     def test_ctrl_c_stops_every_node_cleanly(self, graph):
         assert_stops_cleanly(graph, self.NODES)
@@ -216,9 +280,7 @@ class TestOwnDriverWithParamsFile:
             pytest.skip("rviz2 is installed here")
         except PackageNotFoundError:
             pass
-        listed = set()
-        while graph.elapsed < 60 and not {f"/{n}" for n in self.NODES} <= listed:
-            listed = set(typed(NODES, ros2_env).stdout.split())
+        listed = listed_nodes(graph, self.NODES, ros2_env)
         assert {f"/{n}" for n in self.NODES} <= listed and "/rviz2" not in listed, listed
         lines = [line for line in graph.output().splitlines() if "rviz2" in line]
         assert len(lines) == 1 and "rviz2 is not installed" in lines[0], lines

@@ -176,11 +176,12 @@ def test_config_files_match_node_defaults():
     import yaml
 
     from grasp6d_ros import camera_node, tsdf_node
+    from grasp6d_ros.managed_node import MANAGED_DEFAULTS
     config = Path(__file__).resolve().parent.parent / "config"
-    for path, module, name in ((config / "tsdf.yaml", tsdf_node, "tsdf_node"),
-                               (config / "camera.yaml", camera_node, "camera_node")):
+    for path, module, name, managed in ((config / "tsdf.yaml", tsdf_node, "tsdf_node", MANAGED_DEFAULTS),
+                                        (config / "camera.yaml", camera_node, "camera_node", {})):
         with open(path) as f:
-            assert yaml.safe_load(f)[name]["ros__parameters"] == module.DEFAULTS, path
+            assert yaml.safe_load(f)[name]["ros__parameters"] == {**managed, **module.DEFAULTS}, path
 
 
 def test_camera_node_names_a_missing_recording():

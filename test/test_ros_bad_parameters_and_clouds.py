@@ -76,7 +76,7 @@ def test_fields_that_do_not_fit_point_step_are_a_conversion_error(make):
 
 def test_detector_answers_a_malformed_cloud_not_an_internal_error(context):
     from grasp6d_ros.srv import DetectGrasps
-    node = DetectorNode(context=context, parameter_overrides=[Parameter("checkpoint", value="/nonexistent.pt")])
+    node = DetectorNode(context=context, parameter_overrides=[Parameter("detector", value="antipodal")])
     try:
         for make, expected in MALFORMED.items():
             answer = node._on_detect(DetectGrasps.Request(cloud=make()), DetectGrasps.Response())
