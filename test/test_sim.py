@@ -105,11 +105,12 @@ def test_sim_bench_cli_antipodal_round():
 def test_checkpoint_detector_grasps_pass_the_panda_filter():
     """A learned detector in sim-bench gets the antipodal baseline's hand filter: every grasp it hands to the
     simulated Franka hand is one the hand's fingers and body can reach in the fused cloud."""
-    from grasp6d_core.physics.hands import panda_feasible
+    from grasp6d_core.hand import full_hand_feasible
+    from grasp6d_core.model.detector import GraspDetector
     from grasp6d_core.sim.antipodal import cloud_with_normals
-    from grasp6d_core.sim.bench import checkpoint_detector
+    from grasp6d_core.sim.bench import pipeline_detector
     from grasp6d_core.sim.world import RING_CAMERAS
-    detect = checkpoint_detector(None)      # the shipped weights
+    detect = pipeline_detector(GraspDetector.from_checkpoint(None))      # the shipped weights
     world = ClutterWorld(seed=2)
     try:
         world.reset("packed", "seen", 3)
@@ -119,4 +120,4 @@ def test_checkpoint_detector_grasps_pass_the_panda_filter():
         world.close()
     fused, _ = cloud_with_normals([(p, T[:3, 3]) for p, T in views])
     assert 0 < len(grasps) <= 50 and np.all(np.diff(grasps.scores) <= 0)
-    assert panda_feasible(fused, grasps, fused[:, 2] > 0.004, PANDA.max_opening).all()
+    assert full_hand_feasible(fused, grasps, PANDA, fused[:, 2] > 0.004).all()
