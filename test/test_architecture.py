@@ -17,8 +17,9 @@ def _import_graph():
     return module
 
 
-def test_grasp6d_core_packages_form_a_dag():
+def test_grasp6d_core_packages_form_a_dag(capsys):
     graph = _import_graph()
+    assert graph.main([]) == 0 and "0 package cycle(s)" in capsys.readouterr().out   # the README's tool
     edges = graph.package_edges(graph.all_imports(ROOT / "grasp6d_core"))
     cycles = graph.strongly_connected(edges)
     detail = [f"{a} -> {b}: " + ", ".join(f"{i.source}:{i.line}" for i in why)
