@@ -1,4 +1,11 @@
-"""Pinhole camera intrinsics: depth image -> points, points -> pixels."""
+"""Pinhole camera intrinsics (depth image -> points, points -> pixels) and the camera models, defined once.
+
+The models: GraspNet-1Billion's colour-aligned 1280×720 camK of its RealSense D435 and Azure Kinect (what the
+data engine renders and writes as camK.npy), and the streams the live pipeline uses — the D435's 640×480 depth
+stream (the demo recording; the simulated camera is it at half resolution) and the Kinect's NFOV unbinned
+depth mode. Everything else (synth's sensor models, the PyBullet camera, the demo recording tool, benchmarks)
+takes them from here; ``test_sensing.py::test_camera_models_have_one_source`` keeps it so.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,3 +78,13 @@ class CameraIntrinsics:
         inside = in_front & (uv[:, 0] >= -0.5) & (uv[:, 0] < self.width - 0.5) & \
             (uv[:, 1] >= -0.5) & (uv[:, 1] < self.height - 0.5)
         return uv, inside
+
+
+# GraspNet-1Billion's camK.npy (colour-aligned, 1280×720) of its two cameras.
+GRASPNET_REALSENSE = CameraIntrinsics(1280, 720, 927.17, 927.37, 651.32, 349.62)
+GRASPNET_KINECT = CameraIntrinsics(1280, 720, 631.55, 631.21, 638.43, 366.50)
+# The D435 at 640×480 (the 4:3 centre of the colour view, the same vertical field of view within 1°), principal
+# point at the image centre because PyBullet's projection puts it there; and the Azure Kinect's NFOV unbinned
+# depth mode.
+REALSENSE_640 = CameraIntrinsics(640, 480, 605.0, 605.0, 319.5, 239.5)
+KINECT_NFOV = CameraIntrinsics(640, 576, 504.0, 504.0, 319.5, 287.5)

@@ -14,3 +14,8 @@ class Grasp6dError(Exception):
 
 class ConfigError(Grasp6dError, ValueError):
     """A settings dataclass refused a value; the message starts with the field's name."""
+
+
+class UsageError(Grasp6dError, ValueError):
+    """A command refused a flag's value; the message names the flag and the limit (the CLI prints it as one
+    line and exits 2)."""

@@ -7,21 +7,26 @@ offset and opening from it. Model widths stay the network's: a grasp wider than 
 clipped (a clipped width would close the fingers into the object).
 
 Presets: ``graspnet`` (the evaluator's gripper, the detector's default), ``panda`` (Franka Hand),
-``robotiq_2f_85``; or a YAML file with the same keys (``load_hand("path/to/hand.yaml")``).
+``robotiq_2f_85``; or a YAML file with the same keys (``load_hand("path/to/hand.yaml")``; the ``body_*`` keys
+are optional). A hand whose body is bigger than GraspNet's thin palm (the Franka's) also describes that body as
+a box; :func:`full_hand_feasible` checks fingers opened fully, body and approach path against a scene (the
+pipeline's ``hand_filter``, the antipodal baseline, sim-bench).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.physics.gripper import GripperGeometry
+from grasp6d_core.physics.gripper import GripperGeometry, collision_and_empty, points_in_gripper_frame
 
 # Free path behind the palm the hand needs while moving in (the detector's check since its first release).
 APPROACH_CLEARANCE = 0.05
+# The whole-hand check counts a grasp as empty below the evaluator's 10 object points between the open fingers.
+FULL_HAND_EMPTY_THRESHOLD = 10
 
 
 class HandError(Grasp6dError, ValueError):
@@ -39,6 +44,11 @@ class HandDescription:
     finger_thickness: float     # finger extent along the closing direction (along the grasp y)
     palm_depth: float           # how far behind the grasp point the palm starts
     tcp_offset: float           # flange to fingertip centre along the approach (the executor's tcp_offset)
+    # The hand body behind the fingers as a box (0 = none beyond the palm of the gripper model):
+    body_span: float = 0.0      # extent across the closing direction (along the grasp y)
+    body_thickness: float = 0.0  # extent along the finger height (grasp z)
+    body_length: float = 0.0    # extent along the approach
+    body_offset: float = 0.0    # how far behind the fingertips' reach (the grasp depth) the body starts
 
     def validate(self) -> "HandDescription":
         for f in fields(self):
@@ -58,6 +68,22 @@ class HandDescription:
                                base_depth=self.palm_depth, empty_threshold=empty_threshold,
                                approach_distance=APPROACH_CLEARANCE)
 
+    def body_hits(self, points: np.ndarray, grasps: GraspGroup, chunk: int = 64) -> np.ndarray:
+        """(G,) bool: cloud points lie inside the body box of a grasp or in the path it sweeps while approaching
+        (APPROACH_CLEARANCE behind it); all False for a hand without a body box."""
+        hits = np.zeros(len(grasps), dtype=bool)
+        if self.body_span <= 0 or len(points) == 0:
+            return hits
+        for start in range(0, len(grasps), chunk):
+            g = grasps[start:start + chunk]
+            front = (g.depths - self.body_offset)[:, None]
+            local = points_in_gripper_frame(points, g.rotations, g.translations)
+            inside = ((local[..., 0] < front) & (local[..., 0] > front - self.body_length - APPROACH_CLEARANCE)
+                      & (np.abs(local[..., 1]) < self.body_span / 2)
+                      & (np.abs(local[..., 2]) < self.body_thickness / 2))
+            hits[start:start + chunk] = inside.any(axis=1)
+        return hits
+
     def fits(self, grasps: GraspGroup) -> np.ndarray:
         """(G,) bool: the grasp's width and depth are within this hand's opening and finger reach."""
         return ((grasps.widths <= self.max_opening + 1e-6)
@@ -67,10 +93,13 @@ class HandDescription:
         return asdict(self)
 
 
-# Franka Hand: 0.08 m stroke, 2 cm wide fingers, 0.1034 m flange to fingertip centre (franka_ros TCP). The robot
-# the executor drives by default and the simulated hand: the executor's defaults, its limits and the sim read it.
+# Franka Hand: 0.08 m stroke, 2 cm wide fingers, 0.1034 m flange to fingertip centre (franka_ros TCP); its body
+# (0.20 x 0.063 m in pybullet_data's collision mesh) as a 0.22 x 0.07 m box from a finger length (3.5 cm) behind
+# the fingertips, 7 cm long. The robot the executor drives by default and the simulated hand: the executor's
+# defaults, its limits, the sim and the whole-hand filter read it.
 PANDA = HandDescription("panda", max_opening=0.08, finger_depth_min=0.0, finger_depth_max=0.04,
-                        finger_width=0.02, finger_thickness=0.02, palm_depth=0.02, tcp_offset=0.1034)
+                        finger_width=0.02, finger_thickness=0.02, palm_depth=0.02, tcp_offset=0.1034,
+                        body_span=0.22, body_thickness=0.07, body_length=0.07, body_offset=0.035)
 # GraspNet's gripper: the evaluator's boxes (physics.gripper defaults), 0.10 m opening, depths 1-4 cm; its TCP
 # offset is the Panda's because that is the robot the executor drives by default.
 # Robotiq 2F-85: 0.085 m stroke, 22 mm pads, ~0.150 m coupling face to pad centre (measure yours).
@@ -105,7 +134,8 @@ def load_hand(spec: "str | Path | HandDescription") -> HandDescription:
     if not isinstance(data, dict):
         raise HandError(f"hand file {path}: expected a mapping of {', '.join(f.name for f in fields(HandDescription))}")
     keys = {f.name for f in fields(HandDescription)} - {"name"}
-    unknown, missing = set(data) - keys - {"name"}, keys - set(data)
+    required = {f.name for f in fields(HandDescription) if f.default is MISSING} - {"name"}
+    unknown, missing = set(data) - keys - {"name"}, required - set(data)
     if unknown or missing:
         raise HandError(f"hand file {path}: " + "; ".join(
             ([f"unknown keys {sorted(unknown)}"] if unknown else []) + ([f"missing keys {sorted(missing)}"] if missing else [])))
@@ -117,11 +147,26 @@ def load_hand(spec: "str | Path | HandDescription") -> HandDescription:
 def hand_feasible(points: np.ndarray, grasps: GraspGroup, hand: HandDescription) -> np.ndarray:
     """(G,) bool: the hand can take the grasp in this cloud — width and depth fit, and its fingers, palm and
     approach path at the grasp's width miss the points (the grasp still holds something between the fingers)."""
-    from grasp6d_core.physics.gripper import collision_and_empty
     keep = hand.fits(grasps)
     if keep.any():
         g = grasps[keep]
         collision, empty = collision_and_empty(points, g.rotations, g.translations, g.widths, g.depths,
                                                hand.collision_geometry())
         keep[keep] = ~collision & ~empty
+    return keep
+
+
+def full_hand_feasible(points: np.ndarray, grasps: GraspGroup, hand: HandDescription,
+                       object_mask: np.ndarray | None = None, open_width: float | None = None) -> np.ndarray:
+    """(G,) bool: the whole hand can take the grasp in this cloud. It opens fully (``open_width``, default the
+    hand's ``max_opening``) before approaching, so its fingers, palm and approach path at that opening and its
+    body box must miss the points, and at least FULL_HAND_EMPTY_THRESHOLD points of ``object_mask`` (which
+    points count as something to hold, default all) must lie between the fingers. Any detector's grasps go
+    through this robot-specific check before that hand executes them."""
+    opening = hand.max_opening if open_width is None else open_width
+    collision, empty = collision_and_empty(points, grasps.rotations, grasps.translations, opening, grasps.depths,
+                                           hand.collision_geometry(FULL_HAND_EMPTY_THRESHOLD),
+                                           object_mask=object_mask)
+    keep = ~collision & ~empty
+    keep[keep] = ~hand.body_hits(points, grasps[keep])
     return keep

@@ -32,14 +32,23 @@ import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.hand import HandDescription, HandError, load_hand
-from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.hand import PRESETS, HandDescription, HandError, full_hand_feasible, load_hand
 from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
 from grasp6d_core.targets import KeepFilter, TargetConstraints, keep_all
 
 # (scene points, grasps, object mask or None) -> (G,) bool: the grasps a robot hand can take in that scene.
 HandFilter = Callable[[np.ndarray, GraspGroup, "np.ndarray | None"], np.ndarray]
-HAND_FILTERS: dict[str, HandFilter] = {"panda": panda_feasible}
+
+
+def _whole_hand_filter(hand: HandDescription) -> HandFilter:
+    return lambda points, grasps, object_mask: full_hand_feasible(points, grasps, hand, object_mask)
+
+
+# ``hand_filter: NAME`` checks the whole hand of the preset NAME (the description ``hand: NAME`` selects) against
+# the hand scene; presets whose body is GraspNet's thin palm have nothing more to check, so only bodied ones are
+# offered.
+HAND_FILTERS: dict[str, HandFilter] = {name: _whole_hand_filter(preset) for name, preset in PRESETS.items()
+                                       if preset.body_span > 0}
 
 
 class PipelineError(Grasp6dError, ValueError):

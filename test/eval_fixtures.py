@@ -8,7 +8,7 @@ import open3d as o3d
 import scipy.io
 import trimesh
 
-from grasp6d_core.evaluation.dumps import fibonacci_views
+from grasp6d_core.views import fibonacci_views
 from grasp6d_core.physics import GripperGeometry, closing_line_contacts, collision_and_empty
 from grasp6d_core.physics.force_closure import min_friction, required_friction
 from grasp6d_core.rotations import grasp_rotation

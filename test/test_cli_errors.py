@@ -120,3 +120,19 @@ def test_bench_flags_map_onto_each_benchmarks_settings_with_its_defaults():
         assert settings == expected, name
     from grasp6d_core.benchmarks.detect import DetectBenchmark
     assert benchmark_settings(DetectBenchmark, argparse.Namespace(train_step=False, json=False)).train_step is False
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["synth", "--out", "OUT", "--objects", "5-2"], "--objects must be MIN-MAX with 1 <= MIN <= MAX, got '5-2'"),
+    (["sim-bench", "--rounds", "0"], "--rounds and --count must be >= 1, got 0 and 5"),
+    (["sim-bench", "--detector", "/nonexistent.ckpt", "--rounds", "1"], "cannot load detector '/nonexistent.ckpt'"),
+    (["cache", "--data", "MISSING", "--scenes", "0"], "MISSING"),
+])
+def test_synth_sim_bench_and_cache_raise_to_the_cli(capsys, monkeypatch, tmp_path, argv, words):
+    """The commands raise (the CLI prints the one line); with GRASP6D_TRACEBACK=1 the error itself surfaces."""
+    argv = [a.replace("OUT", str(tmp_path / "out")).replace("MISSING", str(tmp_path / "missing")) for a in argv]
+    err = _one_line(capsys, argv)
+    assert words.replace("MISSING", str(tmp_path / "missing")) in err
+    monkeypatch.setenv("GRASP6D_TRACEBACK", "1")
+    with pytest.raises((ValueError, OSError)):
+        main(argv)

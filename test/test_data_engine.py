@@ -153,8 +153,8 @@ def test_augmentation_keeps_the_labels_on_the_points(root):
     stay on the posed models and the label grasp points stay on the object points, in every epoch; rotating
     the points without the poses (the failure this guards against) breaks both checks."""
     from grasp6d_core.data.loader import GraspNetDataset, axis_rotation
-    from grasp6d_core.model.labels import assign_seed_labels
-    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.data.training_labels import assign_seed_labels
+    from grasp6d_core.views import fibonacci_views
     plain = GraspNetDataset(root, "realsense", "train", num_points=4000)[1]
     aug = GraspNetDataset(root, "realsense", "train", num_points=4000, augment=True)
     seeds = np.flatnonzero(plain["point_obj"] >= 0)
@@ -184,7 +184,7 @@ def test_augmentation_keeps_the_labels_on_the_points(root):
 
 def test_evaluator_reads_it(root):
     from grasp6d_core.evaluation.dumps import oracle_grasps
-    from grasp6d_core.evaluation.scene_io import load_image_truth
+    from grasp6d_core.data.scene_io import load_image_truth
     truth = load_image_truth(root, 0, "kinect", 2)
     assert list(truth.object_ids) == [0, 4] and len(truth.table_points) > 1000
     # the table box's top lies at z = 0 of the table frame: its points are below the objects' centres

@@ -114,7 +114,7 @@ def test_library_ids_splits_and_sizes():
 
 
 def test_label_rotations_match_evaluator_convention():
-    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.views import fibonacci_views
     from grasp6d_core.rotations import grasp_rotation
     views = fibonacci_views()
     R = label_rotations(views)

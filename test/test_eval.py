@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image, precision_at_k, select_grasps
-from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs, parse_range
-from grasp6d_core.evaluation.scene_io import table_box_points
+from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
+from grasp6d_core.splits import parse_range
+from grasp6d_core.data.scene_io import table_box_points
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 from eval_fixtures import make_root

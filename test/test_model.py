@@ -70,9 +70,9 @@ def test_torch_rotation_matches_numpy():
 def test_label_encode_decode_round_trip():
     """A grasp planted as the best label of an object decodes back (through label assignment, head targets
     and decoding) within 1 mm / 1°."""
-    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.views import fibonacci_views
     from grasp6d_core.model.decode import decode_grasps, encode_grasp_targets
-    from grasp6d_core.model.labels import ObjectLabels, assign_seed_labels
+    from grasp6d_core.data.training_labels import ObjectLabels, assign_seed_labels
     from grasp6d_core.rotations import grasp_rotation, rotation_angle_between
     from scipy.spatial.transform import Rotation
     views = fibonacci_views()

@@ -47,7 +47,7 @@ def test_contact_maps():
 
 
 def test_prior_examples_and_training_reduce_bce(scene):
-    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.views import fibonacci_views
     from grasp6d_core.model.bench_scene import labelled_sample
     from grasp6d_core.model.contact_prior import PATCH, PriorNet, prior_examples
     import torch.nn.functional as F
@@ -74,7 +74,7 @@ def test_prior_examples_and_training_reduce_bce(scene):
 def test_refinement_keeps_only_if_map_and_score_improve(scene):
     from grasp6d_core.grasp import GraspGroup
     from grasp6d_core.model.contact_prior import ContactPrior
-    from grasp6d_core.model.normals import estimate_normals
+    from grasp6d_core.normals import estimate_normals
     from grasp6d_core.rotations import grasp_rotation
     rng = np.random.default_rng(2)
     pts = scene["points"]
@@ -132,7 +132,7 @@ def test_prior_answers_for_the_patch_size_it_was_trained_on(scene):
     refinement must ask it about patches of that size (the shipped prior: PATCH, wide enough for both fingers)."""
     from grasp6d_core.grasp import GraspGroup
     from grasp6d_core.model.contact_prior import LEGACY_PATCH, PATCH, ContactPrior
-    from grasp6d_core.model.normals import estimate_normals
+    from grasp6d_core.normals import estimate_normals
     from grasp6d_core.rotations import grasp_rotation
     assert PATCH > LEGACY_PATCH
     state = ContactPrior(iterations=2).state()

@@ -8,7 +8,8 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import SetBool, Trigger
 
 from grasp6d_core.sensing.realsense_record import write_recording
-from grasp6d_core.sensing.synthetic import REALSENSE_640, TabletopScene, overhead_pose
+from grasp6d_core.camera import REALSENSE_640
+from grasp6d_core.sensing.synthetic import TabletopScene, overhead_pose
 from grasp6d_ros.camera_node import CameraNode
 from grasp6d_ros.conversions import (intrinsics_to_camera_info, metres_to_depth_image, numpy_to_image,
                                      pointcloud2_to_numpy)

@@ -18,7 +18,7 @@ def scene(tmp_path_factory):
     """A GraspNet-format scene folder with one depth PNG of a PyBullet clutter scene, and its camera-frame cloud
     as `grasp6d detect` reads it (so every entry point sees the same float32 points)."""
     from PIL import Image
-    from grasp6d_core.commands.detect import image_points
+    from grasp6d_core.evaluation.detect_dumps import image_points
     from grasp6d_core.sim.world import DEFAULT_INTRINSICS, ClutterWorld
     world = ClutterWorld(seed=2)
     try:
@@ -78,7 +78,7 @@ def _ask(client_node, points):
 def test_node_cli_and_sim_bench_give_the_same_grasps(scene, detector, tmp_path):
     """The same cloud and settings (top 10, a workspace box, no hand filter) through the three entry points."""
     from grasp6d_core.cli import main
-    from grasp6d_core.sim.bench import checkpoint_detector
+    from grasp6d_core.sim.bench import pipeline_detector
     from ros_helpers import spinning
     folder, points = scene
     settings = PipelineSettings(top_k=10, box=BOX)
@@ -90,7 +90,7 @@ def test_node_cli_and_sim_bench_give_the_same_grasps(scene, detector, tmp_path):
                  "--top-k", "10", "--workspace=" + ",".join(map(str, BOX))]) == 0
     cli = GraspGroup.load_npy(dump / "scene_0000" / "realsense" / "0000.npy")
 
-    sim = checkpoint_detector(None, settings)([(points, np.eye(4))])   # world frame = camera frame here
+    sim = pipeline_detector(detector, settings)([(points, np.eye(4))])   # world frame = camera frame here
 
     with spinning(*_node_factories(10, use_workspace=True, workspace=list(BOX))) as (_, client_node):
         node, message = _ask(client_node, points)

@@ -8,7 +8,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import PointField
 
 from grasp6d_core.sensing.realsense_record import write_recording
-from grasp6d_core.sensing.synthetic import REALSENSE_640
+from grasp6d_core.camera import REALSENSE_640
 from grasp6d_ros.camera_node import CameraNode
 from grasp6d_ros.conversions import ConversionError, numpy_to_pointcloud2, pointcloud2_to_numpy
 from grasp6d_ros.detector_node import DetectorNode

@@ -134,3 +134,27 @@ def test_kinect_modes_conversion_and_missing_sdk_error():
                    lambda: open_source("playback", path="/nonexistent/rec.mkv")):
         with pytest.raises(SourceError, match="pyk4a.*Azure Kinect Sensor SDK"):
             opener()
+
+
+def test_camera_models_have_one_source():
+    """synth's sensor models, the PyBullet camera and the demo recording tool take their intrinsics from
+    grasp6d_core.camera; the 640×480 RealSense stream sees what GraspNet's 1280×720 colour view sees vertically."""
+    import importlib.util
+    import math
+    from pathlib import Path
+
+    from grasp6d_core import camera
+    from grasp6d_core.data.noise import SENSORS
+    from grasp6d_core.sim.world import DEFAULT_INTRINSICS
+    assert SENSORS["realsense"].intrinsics == camera.GRASPNET_REALSENSE
+    assert SENSORS["kinect"].intrinsics == camera.GRASPNET_KINECT
+    assert DEFAULT_INTRINSICS == camera.REALSENSE_640.scaled(0.5)
+    spec = importlib.util.spec_from_file_location(
+        "make_demo_recording", Path(__file__).resolve().parents[1] / "tools" / "make_demo_recording.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.INTRINSICS == camera.REALSENSE_640
+
+    def vertical_fov(c):
+        return math.degrees(2 * math.atan(c.height / 2 / c.fy))
+    assert abs(vertical_fov(camera.REALSENSE_640) - vertical_fov(camera.GRASPNET_REALSENSE)) < 1.0

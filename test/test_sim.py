@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,14 +103,43 @@ def test_sim_bench_cli_antipodal_round():
     assert bad.returncode == 2 and "cannot load detector" in bad.stderr
 
 
+def test_the_whole_hand_check_is_the_panda_preset_and_the_sim_hand():
+    """One description of the Franka hand: the whole-hand check's fingers and body are the panda preset's, and
+    the preset matches the simulated hand's meshes (pybullet_data: finger 21 mm wide, body 0.20 x 0.063 m)."""
+    import pybullet_data
+    import trimesh
+    from grasp6d_core.grasp import GraspGroup
+    from grasp6d_core.hand import full_hand_feasible
+    meshes = Path(pybullet_data.getDataPath()) / "franka_panda" / "meshes" / "collision"
+    finger = trimesh.load(meshes / "finger.obj", force="mesh").extents     # x across the closing axis, z length
+    body = trimesh.load(meshes / "hand.obj", force="mesh").extents         # y across the closing axis, x thick
+    assert abs(finger[0] - PANDA.finger_width) < 0.002
+    assert body[1] <= PANDA.body_span < body[1] + 0.03 and body[0] <= PANDA.body_thickness < body[0] + 0.01
+
+    # a grasp at the origin (x approach, y closing, z finger height), 2 cm deep, something to hold between the jaws
+    grasp = GraspGroup.from_components([1.0], [0.05], [0.02], np.eye(3)[None], np.zeros((1, 3)))
+    held = np.stack([np.zeros(20), np.linspace(-0.01, 0.01, 20), np.zeros(20)], axis=1)
+    half_open = PANDA.max_opening / 2
+
+    def takes(probe):
+        return bool(full_hand_feasible(np.vstack([held, probe]), grasp, PANDA)[0])
+    assert takes([0.0, 0.0, 0.0])
+    # beside a finger of the fully opened hand: inside its 2 cm height it collides, 1.2 cm off its axis it does not
+    assert not takes([0.0, half_open + 0.01, 0.008]) and takes([0.0, half_open + 0.01, 0.012])
+    # behind the fingertips, beyond the fingers' reach across: the body box (0.22 m) hits, past its edge nothing
+    behind = 0.02 - PANDA.body_offset - 0.01
+    assert not takes([behind, 0.10, 0.0]) and takes([behind, PANDA.body_span / 2 + 0.005, 0.0])
+
+
 def test_checkpoint_detector_grasps_pass_the_panda_filter():
     """A learned detector in sim-bench gets the antipodal baseline's hand filter: every grasp it hands to the
     simulated Franka hand is one the hand's fingers and body can reach in the fused cloud."""
-    from grasp6d_core.physics.hands import panda_feasible
+    from grasp6d_core.hand import full_hand_feasible
+    from grasp6d_core.model.detector import GraspDetector
     from grasp6d_core.sim.antipodal import cloud_with_normals
-    from grasp6d_core.sim.bench import checkpoint_detector
+    from grasp6d_core.sim.bench import pipeline_detector
     from grasp6d_core.sim.world import RING_CAMERAS
-    detect = checkpoint_detector(None)      # the shipped weights
+    detect = pipeline_detector(GraspDetector.from_checkpoint(None))      # the shipped weights
     world = ClutterWorld(seed=2)
     try:
         world.reset("packed", "seen", 3)
@@ -119,4 +149,4 @@ def test_checkpoint_detector_grasps_pass_the_panda_filter():
         world.close()
     fused, _ = cloud_with_normals([(p, T[:3, 3]) for p, T in views])
     assert 0 < len(grasps) <= 50 and np.all(np.diff(grasps.scores) <= 0)
-    assert panda_feasible(fused, grasps, fused[:, 2] > 0.004, PANDA.max_opening).all()
+    assert full_hand_feasible(fused, grasps, PANDA, fused[:, 2] > 0.004).all()

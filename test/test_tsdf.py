@@ -4,7 +4,8 @@ import open3d as o3d
 import pytest
 
 from grasp6d_core.sensing import DepthFrame
-from grasp6d_core.sensing.synthetic import REALSENSE_640, TabletopScene, orbit_poses, overhead_pose
+from grasp6d_core.camera import REALSENSE_640
+from grasp6d_core.sensing.synthetic import TabletopScene, orbit_poses, overhead_pose
 from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume, sanitize_depth
 
 K = REALSENSE_640.scaled(0.5)  # 320×240 keeps the test fast; pixels still ~2 mm at 0.6 m, below the voxel

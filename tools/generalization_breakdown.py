@@ -19,8 +19,9 @@ from scipy.spatial import cKDTree
 from grasp6d_core.data.objects import object_library
 from grasp6d_core.data.scenes import scene_plan
 from grasp6d_core.evaluation.ap import FRICTION_LIST
-from grasp6d_core.evaluation.runner import Job, evaluate_job, parse_range, split_of, summarize
-from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, table_from_camera
+from grasp6d_core.evaluation.runner import Job, evaluate_job, summarize
+from grasp6d_core.splits import parse_range, split_of
+from grasp6d_core.data.scene_io import load_image_truth, model_points, table_from_camera
 
 CAMERA = "realsense"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from grasp6d_core.evaluation.runner import parse_range
+from grasp6d_core.splits import parse_range
 from grasp6d_core.model.train_loop import checkpoint_terms
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grasp6d_core.camera import CameraIntrinsics  # noqa: E402
+from grasp6d_core.camera import REALSENSE_640  # noqa: E402
 
-# D435-like depth at 640x480; the principal point at the image centre because PyBullet's projection has it there.
-INTRINSICS = CameraIntrinsics(640, 480, 605.0, 605.0, 319.5, 239.5)
+INTRINSICS = REALSENSE_640   # the D435's 640x480 depth stream (grasp6d_core.camera: the one source of camera models)
 
 
 def demo_settings(config: Path = ROOT / "config") -> tuple[dict, np.ndarray]:

@@ -55,7 +55,7 @@ def run(settings: DetectBenchmark) -> dict:
     det.num_points = settings.points
     scene = render_scene(seed=0, num_points=settings.points)
     pts = scene["points"]
-    from grasp6d_core.model.normals import estimate_normals
+    from grasp6d_core.normals import estimate_normals
     normals = estimate_normals(pts)
     det.detect(pts, normals)  # warm-up (allocations, spconv tuning)
     runs = []

@@ -33,7 +33,7 @@ def run(settings: EvalBenchmark) -> dict:
     import trimesh
 
     from grasp6d_core.evaluation.ap import evaluate_image
-    from grasp6d_core.evaluation.scene_io import MODEL_VOXEL, table_box_points
+    from grasp6d_core.data.scene_io import MODEL_VOXEL, table_box_points
     from grasp6d_core.grasp import GraspGroup
     from grasp6d_core.physics import MeshSDF
     from grasp6d_core.rotations import grasp_rotation

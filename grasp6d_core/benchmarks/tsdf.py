@@ -84,7 +84,7 @@ def run(settings: TsdfBenchmark) -> dict:
 
     import numpy as np
 
-    from grasp6d_core.sensing.synthetic import KINECT_NFOV, REALSENSE_640
+    from grasp6d_core.camera import KINECT_NFOV, REALSENSE_640
     from grasp6d_core.sensing.tsdf import TSDFConfig, TSDFVolume
 
     progress = settings.progress

@@ -2,6 +2,15 @@
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from tqdm import tqdm
+
+from grasp6d_core.data.loader import GraspNetDataset
+from grasp6d_core.model.config import load_config
+from grasp6d_core.model.train_config import scene_ids
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,29 +34,17 @@ def _fill(dataset, index: int) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-    from pathlib import Path
-
-    from tqdm import tqdm
-
-    from grasp6d_core.data.loader import GraspNetDataset
-    from grasp6d_core.model.config import load_config
-    from grasp6d_core.model.train_config import scene_ids
-    try:
-        num_points = args.num_points or int(load_config(args.config)["num_points"])
-        root = Path(args.data)
-        dataset = GraspNetDataset(root, args.camera, scenes=scene_ids(args.scenes, "--scenes"), num_points=num_points,
-                                  seed=args.seed, cache=args.cache_dir or root / ".grasp6d_cache")
-        indices = range(len(dataset))
-        if args.workers > 1:
-            with ProcessPoolExecutor(args.workers) as pool:
-                built = list(tqdm(pool.map(partial(_fill, dataset), indices, chunksize=4), total=len(dataset)))
-        else:
-            built = [_fill(dataset, i) for i in tqdm(indices)]
-    except (FileNotFoundError, ValueError) as error:
-        print(f"grasp6d cache: {error}", file=sys.stderr)
-        return 2
+    """A missing root or file, or a bad value, raises (OSError, ValueError, the Grasp6dError family):
+    grasp6d_core.cli prints it as one line and exits 2."""
+    num_points = args.num_points or int(load_config(args.config)["num_points"])
+    root = Path(args.data)
+    dataset = GraspNetDataset(root, args.camera, scenes=scene_ids(args.scenes, "--scenes"), num_points=num_points,
+                              seed=args.seed, cache=args.cache_dir or root / ".grasp6d_cache")
+    indices = range(len(dataset))
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            built = list(tqdm(pool.map(partial(_fill, dataset), indices, chunksize=4), total=len(dataset)))
+    else:
+        built = [_fill(dataset, i) for i in tqdm(indices)]
     print(f"{dataset.cache.dir}: {sum(built)} images built, {len(built) - sum(built)} already cached")
     return 0

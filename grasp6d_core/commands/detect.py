@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments
+from grasp6d_core.commands._paths import output_dir
+from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
+from grasp6d_core.evaluation.detect_dumps import write_dumps
+from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
+from grasp6d_core.splits import parse_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,15 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Bad paths, checkpoints and values raise OSError/ValueError: grasp6d_core.cli prints them as one line."""
-    from grasp6d_core.commands._paths import output_dir
     output_dir(args.out)
     _run(args)
     return 0
 
 
 def scene_folders(path, scenes) -> list:
-    from pathlib import Path
-    from grasp6d_core.evaluation.runner import parse_range
     path = Path(path)
     if path.name.startswith("scene_") and path.is_dir():
         return [path]
@@ -49,49 +51,9 @@ def scene_folders(path, scenes) -> list:
     return found
 
 
-def image_points(cam_dir, ann: int, max_depth: float):
-    """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present), and the valid
-    pixels' mask (to line up the label image)."""
-    import numpy as np
-    from PIL import Image
-    from grasp6d_core.camera import CameraIntrinsics
-    depth_png = cam_dir / "depth" / f"{ann:04d}.png"
-    factor = 1000.0
-    meta = cam_dir / "meta" / f"{ann:04d}.mat"
-    if meta.is_file():
-        import scipy.io
-        factor = float(np.ravel(scipy.io.loadmat(meta).get("factor_depth", [[1000.0]]))[0])
-    depth = np.asarray(Image.open(depth_png), np.float32) / factor
-    intr = CameraIntrinsics.from_matrix(np.load(cam_dir / "camK.npy"), depth.shape[1], depth.shape[0])
-    cloud = intr.depth_to_points(depth, organized=True, max_depth=max_depth)
-    valid = np.isfinite(cloud[..., 2])
-    return cloud[valid], valid
-
-
-LABEL_MARGIN = 0.05   # m around the labelled objects' box, as GSNet's test loader crops
-
-
-def label_box(cam_dir, ann: int, points, valid) -> tuple[float, ...] | None:
-    """Evaluation only: the box around the labelled objects + LABEL_MARGIN (None without a label image or
-    objects in it). A robot has no label image; this reproduces the benchmark protocol's crop."""
-    import numpy as np
-    from PIL import Image
-    label_png = cam_dir / "label" / f"{ann:04d}.png"
-    if not label_png.is_file():
-        return None
-    seg = np.asarray(Image.open(label_png))[valid]
-    if not (seg > 0).any():
-        return None
-    lo, hi = points[seg > 0].min(0) - LABEL_MARGIN, points[seg > 0].max(0) + LABEL_MARGIN
-    return tuple(float(v) for pair in zip(lo, hi) for v in pair)
-
-
 def _run(args: argparse.Namespace) -> None:
-    import torch
-    from grasp6d_core.commands._pipeline_flags import settings_from_args
-    from grasp6d_core.evaluation.runner import parse_range
+    import torch  # torch and spconv load only when the command runs, not for its --help
     from grasp6d_core.model.detector import GraspDetector
-    from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
 
     torch.set_num_threads(max(1, args.threads))
     fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)
@@ -109,32 +71,3 @@ def _run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
     write_dumps(pipeline, settings, jobs, args.camera, args.out, args.workspace, args.max_depth, png=not args.no_png)
     print(f"wrote {len(jobs)} dumps under {args.out}")
-
-
-def write_dumps(pipeline, settings, jobs: list, camera: str, out, workspace: str, max_depth: float,
-                png: bool = True, progress: bool = True) -> None:
-    """Run ``pipeline`` on each (scene folder, image id) of ``jobs`` and save the grasps as the benchmark dump
-    under ``out``; ``workspace`` 'labels' crops each image to its labelled objects (evaluation only), any other
-    value keeps ``settings``' box. One PNG per scene (its first image) unless ``png`` is False."""
-    import numpy as np
-    from tqdm import tqdm
-    from grasp6d_core.draw import save_grasp_picture
-    from grasp6d_core.evaluation.scene_io import table_from_camera
-    from grasp6d_core.grasp import dump_path
-    pictured = set()
-    for folder, ann in tqdm(jobs, desc="detect", disable=not progress):
-        points, valid = image_points(folder / camera, ann, max_depth)
-        if workspace == "labels":
-            pipeline.settings = settings.replace(box=label_box(folder / camera, ann, points, valid))
-        grasps = pipeline.run(points).grasps
-        scene = int(folder.name[6:])
-        grasps.save_npy(dump_path(out, scene, camera, ann))
-        if png and scene not in pictured:
-            pictured.add(scene)
-            picture = dump_path(out, scene, camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
-            # Drawn in the table frame (z up) so objects stand out by height; without the scene's camera
-            # poses, a camera looking down is assumed (z up = −z of the camera).
-            T = table_from_camera(folder / camera, ann)
-            T = np.diag([1.0, -1.0, -1.0, 1.0]) if T is None else T
-            save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], grasps.transform(T), picture,
-                               title=f"scene {scene} image {ann} ({camera}), table frame")

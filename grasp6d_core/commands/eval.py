@@ -5,6 +5,10 @@ import argparse
 import json
 from pathlib import Path
 
+from grasp6d_core.evaluation.dumps import write_dump
+from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs, markdown_table
+from grasp6d_core.splits import parse_range
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="GraspNet-format dataset root (real or synthetic)")
@@ -24,9 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """A bad root, dump or id range, or a dump file holding garbage, raises OSError/ValueError:
     grasp6d_core.cli prints it as one line and exits 2 (no AP is printed for garbage)."""
-    from grasp6d_core.evaluation.dumps import write_dump
-    from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs, markdown_table, parse_range
-
     root, dump = Path(args.root), Path(args.dump)
     if not (root / "scenes").is_dir():
         raise FileNotFoundError(f"--root {root}: no scenes/ folder (expected a GraspNet-format root)")

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from grasp6d_core.commands._paths import output_dir
+from grasp6d_core.data.objects import parse_object_ids
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True,
@@ -26,8 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace):
-    from grasp6d_core.data.objects import parse_object_ids
-    from grasp6d_core.evaluation.report import WORKSPACES, ReportSettings
+    from grasp6d_core.evaluation.report import WORKSPACES, ReportSettings  # torch: not for --help
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     bad = [s for s in splits if s not in ("seen", "similar", "novel")]
     if not splits or bad:
@@ -54,8 +56,7 @@ def settings_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Bad values, a refused development seed or an unwritable --out raise ValueError/OSError (one line)."""
-    from grasp6d_core.commands._paths import output_dir
-    from grasp6d_core.evaluation.report import markdown_report, run_report
+    from grasp6d_core.evaluation.report import markdown_report, run_report  # torch: not for --help
     settings = settings_from(args)
     out = output_dir(args.out)
     report = run_report(out, settings, progress=not args.quiet)

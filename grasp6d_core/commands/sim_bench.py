@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
-from grasp6d_core.pipeline import PipelineError
+from grasp6d_core.errors import UsageError
+from grasp6d_core.sim.bench import antipodal_detector, clutter_removal, pipeline_detector
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,26 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from grasp6d_core.sim.bench import antipodal_detector, checkpoint_detector, clutter_removal
+    """Bad values raise (UsageError, PipelineError, ...): grasp6d_core.cli prints them as one line, exit 2."""
     if args.rounds < 1 or args.count < 1:
-        print("grasp6d sim-bench: --rounds and --count must be ≥ 1", file=sys.stderr)
-        return 2
+        raise UsageError(f"--rounds and --count must be >= 1, got {args.rounds} and {args.count}")
     if args.png_dir:
-        from grasp6d_core.commands._paths import output_dir
         output_dir(args.png_dir, "--png-dir")   # before the slow part, not at the first picture
-    try:
-        settings = settings_from_args(args)
-    except PipelineError as error:
-        print(f"grasp6d sim-bench: {error}", file=sys.stderr)
-        return 2
-    try:
-        detect = (antipodal_detector(args.seed) if args.detector == "antipodal"
-                  else checkpoint_detector(args.detector, settings))
-    except (ImportError, FileNotFoundError, ValueError) as error:
-        print(f"grasp6d sim-bench: cannot load detector {args.detector!r}: {error}", file=sys.stderr)
-        return 2
+    settings = settings_from_args(args)
+    detect = (antipodal_detector(args.seed) if args.detector == "antipodal"
+              else pipeline_detector(_load_detector(args.detector), settings))
     result = clutter_removal(detect, args.scene, args.objects, args.rounds, args.seed, args.count, args.png_dir,
                              progress=not args.json)
     if args.json:
@@ -55,3 +45,11 @@ def run(args: argparse.Namespace) -> int:
             stages = ", ".join(a["stage"] for a in r["attempts"])
             print(f"round {r['round']}: {r['removed']}/{r['objects']} removed in {len(r['attempts'])} attempts ({stages})")
     return 0
+
+
+def _load_detector(path: str):
+    from grasp6d_core.model.detector import GraspDetector  # torch and spconv: only for a checkpoint detector
+    try:
+        return GraspDetector.from_checkpoint(path)
+    except (ImportError, OSError, ValueError) as error:
+        raise UsageError(f"cannot load detector {path!r}: {error}") from error

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from grasp6d_core.errors import UsageError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="dataset root (created; finished scenes/objects are kept)")
@@ -41,7 +43,6 @@ def _scene_job(job):
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
     from multiprocessing import get_context
     from tqdm import tqdm
     from grasp6d_core.commands._paths import output_dir
@@ -53,11 +54,9 @@ def run(args: argparse.Namespace) -> int:
         if not 1 <= lo <= hi:
             raise ValueError
     except ValueError:
-        print(f"grasp6d synth: --objects must be MIN-MAX with 1 <= MIN <= MAX, got {args.objects!r}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {args.objects!r}") from None
     if args.scenes < 1 or args.views < 1 or args.workers < 1:
-        print("grasp6d synth: --scenes, --views and --workers must be >= 1", file=sys.stderr)
-        return 2
+        raise UsageError("--scenes, --views and --workers must be >= 1")
     # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.
     pool = parse_object_ids(args.object_ids, args.split) if args.object_ids else None
     root = output_dir(args.out)
@@ -68,14 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if record.is_file():
         old = json.loads(record.read_text())
         if {k: old.get(k) for k in settings} != settings:
-            print(f"grasp6d synth: {root} holds {args.split} scenes made with {old}; resuming with {settings} would "
-                  f"mix them (use another --out or the same settings)", file=sys.stderr)
-            return 2
-    try:
-        ids = scene_ids(args.split, args.scenes)
-    except ValueError as e:
-        print(f"grasp6d synth: {e}", file=sys.stderr)
-        return 2
+            raise UsageError(f"{root} holds {args.split} scenes made with {old}; resuming with {settings} would "
+                             f"mix them (use another --out or the same settings)")
+    ids = scene_ids(args.split, args.scenes)   # a ValueError (too many scenes for the split): one line from cli
     record.write_text(json.dumps(settings))
     todo = [s for s in ids if not scene_done(root, s)]
     print(f"{args.split}: scenes {ids[0]}-{ids[-1]}, {len(ids) - len(todo)} already done, {len(todo)} to make "

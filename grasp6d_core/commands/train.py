@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.model.train_config import CAMERAS, DEVICES, TrainConfig
 
 
@@ -56,8 +57,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Bad paths, checkpoints and values raise OSError/ValueError: grasp6d_core.cli prints them as one line."""
-    from grasp6d_core.commands._paths import output_dir
-    from grasp6d_core.model.train_loop import train, train_prior_stage
+    from grasp6d_core.model.train_loop import train, train_prior_stage  # torch and spconv: not for --help
     config = train_config(args)
     output_dir(args.out)
     (train_prior_stage if args.stage == "prior" else train)(config)

@@ -24,8 +24,8 @@ ARRAY_KEYS = ("points", "normals", "point_obj", "objectness", "graspness", "pose
 
 def _code_sources() -> list[Path]:
     import grasp6d_core.data.loader as loader
-    import grasp6d_core.model.labels as labels
-    import grasp6d_core.model.normals as normals
+    import grasp6d_core.data.training_labels as labels
+    import grasp6d_core.normals as normals
     return [Path(m.__file__) for m in (loader, labels, normals)] + [Path(__file__)]
 
 

@@ -30,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.physics.force_closure import grasp_friction
 from grasp6d_core.physics.force_closure import min_friction, required_friction
 from grasp6d_core.physics.gripper import GripperGeometry
 from grasp6d_core.rotations import grasp_rotation
+from grasp6d_core.views import fibonacci_views
 
 NUM_ANGLES = 12
 DEPTHS = np.array([0.01, 0.02, 0.03, 0.04])
@@ -160,7 +162,6 @@ def object_labels(shape, sdf, views: np.ndarray | None = None, points: np.ndarra
     """GraspNet-layout labels of one object (object frame): points, offsets, scores, collision (+ timing).
     ``shape``: a watertight mesh or a list of watertight parts (their union); ``sdf`` its ObjectSDF."""
     from grasp6d_core.data.objects import combined_mesh
-    from grasp6d_core.evaluation.dumps import fibonacci_views
     t0 = time.perf_counter()
     views = fibonacci_views() if views is None else views
     points = label_points(shape, sdf, max_points=max_points, seed=seed) if points is None else points
@@ -220,8 +221,6 @@ def friction_agreement(sdf, labels: dict, views: np.ndarray | None = None, sampl
     """Second, independent check of label μ: Dex-Net-style marching of the SDF grid along the closing line
     from ±width/2 (physics.grasp_friction), contacts and normals (grid gradient) from the SDF instead of the
     mesh's ray hits and face normals. Compared on grasps that have two contacts (width > 0)."""
-    from grasp6d_core.evaluation.dumps import fibonacci_views
-    from grasp6d_core.physics.force_closure import grasp_friction
     views = fibonacci_views() if views is None else views
     rng = np.random.default_rng(seed)
     width = labels["offsets"][..., 2].astype(np.float64)

@@ -33,8 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.data.scene_io import load_meta, model_points
+from grasp6d_core.data.sdf import ObjectSDF
+from grasp6d_core.data.training_labels import SEED_LABEL_RADIUS, ObjectLabels
 from grasp6d_core.errors import Grasp6dError
-from grasp6d_core.model.labels import SEED_LABEL_RADIUS, ObjectLabels
+from grasp6d_core.normals import estimate_normals
+from grasp6d_core.sensing.tsdf import TSDFVolume
 from grasp6d_core.splits import SCENE_SPLITS, TEST_SCENES
 
 SPLITS = {**SCENE_SPLITS, "test": TEST_SCENES}
@@ -165,7 +170,6 @@ class GraspNetDataset:
     # ------------------------------------------------------------------------------------------ labels
     @functools.lru_cache(maxsize=256)
     def _object(self, oid: int) -> tuple:
-        from grasp6d_core.data.sdf import ObjectSDF
         path = self.root / "grasp_label" / f"{oid:03d}_labels.npz"
         if not path.is_file():
             raise DataFileError(path, "missing (grasp labels of object %d)" % oid)
@@ -277,8 +281,6 @@ class GraspNetDataset:
         import scipy.io
         from PIL import Image
         from scipy.spatial import cKDTree
-        from grasp6d_core.camera import CameraIntrinsics
-        from grasp6d_core.model.normals import estimate_normals
         sdir = self.root / "scenes" / f"scene_{scene:04d}"
         cdir = sdir / self.camera
         meta = scipy.io.loadmat(cdir / "meta" / f"{ann:04d}.mat")
@@ -329,9 +331,6 @@ class GraspNetDataset:
     def _fused(self, scene: int) -> dict:
         from PIL import Image
         from scipy.spatial import cKDTree
-        from grasp6d_core.camera import CameraIntrinsics
-        from grasp6d_core.evaluation.scene_io import load_meta, model_points
-        from grasp6d_core.sensing.tsdf import TSDFVolume
         cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
         cam_poses = np.load(cdir / "camera_poses.npy")
         align = np.load(cdir / "cam0_wrt_table.npy")

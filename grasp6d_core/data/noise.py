@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.camera import GRASPNET_KINECT, GRASPNET_REALSENSE, CameraIntrinsics
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,19 @@ class SensorModel:
         return np.asarray(self.K, dtype=np.float64)
 
 
+def _pinhole(camera: CameraIntrinsics) -> tuple:
+    """SensorModel's (K, width, height) of a camera model of grasp6d_core.camera."""
+    return tuple(map(tuple, camera.K.tolist())), camera.width, camera.height
+
+
 SENSORS = {
     # Intel RealSense D435, colour-aligned 1280×720 (GraspNet-1Billion's realsense camK).
-    "realsense": SensorModel("realsense", ((927.17, 0.0, 651.32), (0.0, 927.37, 349.62), (0.0, 0.0, 1.0)),
-                             1280, 720, sigma0=0.0004, k_z2=0.0025, corr_fraction=0.5, corr_cell=16,
+    "realsense": SensorModel("realsense", *_pinhole(GRASPNET_REALSENSE), sigma0=0.0004, k_z2=0.0025, corr_fraction=0.5, corr_cell=16,
                              edge_jump=0.01, edge_dropout=0.5, edge_flying=0.0, holes_per_image=6,
                              hole_max_px=14, pixel_dropout=0.002, focal_baseline=640.0 * 0.050,
                              subpixel_steps=8, min_depth=0.1, max_depth=3.0),
     # Azure Kinect (time of flight), colour-aligned 1280×720 (GraspNet-1Billion's kinect camK).
-    "kinect": SensorModel("kinect", ((631.55, 0.0, 638.43), (0.0, 631.21, 366.50), (0.0, 0.0, 1.0)),
-                          1280, 720, sigma0=0.0008, k_z2=0.0012, corr_fraction=0.0, corr_cell=16,
+    "kinect": SensorModel("kinect", *_pinhole(GRASPNET_KINECT), sigma0=0.0008, k_z2=0.0012, corr_fraction=0.0, corr_cell=16,
                           edge_jump=0.01, edge_dropout=0.15, edge_flying=0.35, holes_per_image=3,
                           hole_max_px=10, pixel_dropout=0.001, focal_baseline=0.0, subpixel_steps=0,
                           min_depth=0.25, max_depth=3.0),

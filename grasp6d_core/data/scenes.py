@@ -246,7 +246,7 @@ def write_scene(root: str | Path, scene: int, split: str, num_views: int = 256, 
     from grasp6d_core.data.assets import ensure_objects
     from grasp6d_core.data.objects import combined_mesh, object_library, object_parts
     from grasp6d_core.data.sdf import ObjectSDF
-    from grasp6d_core.evaluation.dumps import fibonacci_views
+    from grasp6d_core.views import fibonacci_views
     from grasp6d_core.render import DepthRenderer
     import trimesh
     root = Path(root)

@@ -11,20 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grasp6d_core.evaluation.scene_io import load_meta, scene_dir
+from grasp6d_core.data.scene_io import load_meta, scene_dir
 from grasp6d_core.grasp import GraspGroup, dump_path
 from grasp6d_core.rotations import grasp_rotation
-
-NUM_VIEWS = 300
-
-
-def fibonacci_views(n: int = NUM_VIEWS) -> np.ndarray:
-    """Unit view directions (n, 3) on a Fibonacci sphere, in graspnetAPI's order."""
-    phi = (np.sqrt(5) - 1) / 2
-    i = np.arange(n)
-    z = (2 * i + 1) / n - 1
-    r = np.sqrt(1 - z ** 2)
-    return np.stack([r * np.cos(2 * np.pi * i * phi), r * np.sin(2 * np.pi * i * phi), z], axis=1)
+from grasp6d_core.views import fibonacci_views
 
 
 def load_object_labels(root: Path, oid: int) -> dict:

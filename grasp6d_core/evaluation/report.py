@@ -18,7 +18,19 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+from tqdm import tqdm
+
+from grasp6d_core.data.assets import ensure_objects
+from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan, write_scene
 from grasp6d_core.evaluation.compare import bootstrap_mean_interval
+from grasp6d_core.evaluation.detect_dumps import write_dumps
+from grasp6d_core.evaluation.dumps import write_dump
+from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
+from grasp6d_core.grasp import dump_path
+from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
+from grasp6d_core.model.detector import GraspDetector
+from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 
 DEVELOPMENT_SEED = 0          # every design, checkpoint and threshold choice so far was measured on seed 0
 WORKSPACES = ("labels", "none")
@@ -46,7 +58,6 @@ class ReportSettings:
 def development_seeds(checkpoint: str | None) -> set[int]:
     """Seed 0 and every seed the checkpoint's data recipe used for any split (training, validation and the
     scenes its figures were tuned on)."""
-    from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
     seeds = {DEVELOPMENT_SEED}
     recipe = read_checkpoint(checkpoint or shipped_checkpoint()).get("data_recipe") or {}
     for split_settings in (recipe.get("generator") or {}).values():
@@ -81,9 +92,6 @@ def seed_root(out: Path, seed: int) -> Path:
 def generate_split(root: Path, split: str, settings: ReportSettings, progress: bool) -> list[int]:
     """The split's first ``settings.scenes`` scene ids, generated (or kept from an earlier run with the same
     settings) with the data engine; returns the ids."""
-    from tqdm import tqdm
-    from grasp6d_core.data.assets import ensure_objects
-    from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan, write_scene
     ids = scene_ids(split, settings.scenes)
     recipe = {"seed": settings.seed, "views": settings.views, "objects": list(settings.objects), "layout": None,
               "label_points": settings.label_points, "cameras": [settings.camera], "object_ids": settings.object_ids}
@@ -106,8 +114,6 @@ def generate_split(root: Path, split: str, settings: ReportSettings, progress: b
 def detect_split(pipeline, root: Path, dump: Path, ids: list[int], settings: ReportSettings, workspace: str,
                  progress: bool) -> None:
     """Dump files for every image of ``ids`` not dumped yet, as ``grasp6d detect --workspace W`` writes them."""
-    from grasp6d_core.commands.detect import write_dumps
-    from grasp6d_core.grasp import dump_path
     jobs = [(root / "scenes" / f"scene_{s:04d}", a) for s in ids for a in range(settings.views)
             if not dump_path(dump, s, settings.camera, a).is_file()]
     write_dumps(pipeline, pipeline.settings, jobs, settings.camera, dump, workspace, max_depth=1.5, png=False,
@@ -116,7 +122,6 @@ def detect_split(pipeline, root: Path, dump: Path, ids: list[int], settings: Rep
 
 def score(root: Path, dump: Path, ids: list[int], settings: ReportSettings, progress: bool) -> dict:
     """``grasp6d eval`` of the dump plus each metric's 95 % bootstrap interval over the scenes."""
-    from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
     result = evaluate_dump(image_jobs(root, dump, ids, settings.camera, "standard", list(range(settings.views))),
                            progress=progress)
     per_scene = result["per_scene"]
@@ -128,10 +133,6 @@ def score(root: Path, dump: Path, ids: list[int], settings: ReportSettings, prog
 def run_report(out: str | Path, settings: ReportSettings, progress: bool = True) -> dict:
     """Generate, detect and score every split of ``settings``; writes report_seed_S.json / .md under ``out``
     and returns the JSON's content."""
-    import torch
-    from grasp6d_core.evaluation.dumps import write_dump
-    from grasp6d_core.model.detector import GraspDetector
-    from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
     out = Path(out)
     development = check_seed(settings)
     torch.set_num_threads(max(1, settings.threads))

@@ -9,7 +9,7 @@ import numpy as np
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST, ImageResult, evaluate_image
 from grasp6d_core.evaluation.dump_check import check_dump_grasps
-from grasp6d_core.evaluation.scene_io import load_image_truth, model_points, surface_object
+from grasp6d_core.data.scene_io import load_image_truth, model_points, surface_object
 from grasp6d_core.grasp import GraspGroup, dump_path
 from grasp6d_core.splits import split_of
 
@@ -24,28 +24,6 @@ class Job:
     camera: str
     ann: int
     max_per_object: int
-
-
-def parse_range(text: str) -> list[int]:
-    """'160-162', '0,3,5-7' or, with a step, '0-255:8' (every 8th id from 0 to 255) -> sorted ids."""
-    ids: set[int] = set()
-    try:
-        for part in str(text).split(","):
-            span, _, step_text = part.partition(":")
-            step = int(step_text) if step_text else 1
-            if step < 1:
-                raise ValueError
-            if "-" in span:
-                lo, hi = (int(v) for v in span.split("-"))
-                ids.update(range(lo, hi + 1, step))
-            elif step_text:  # a step on a single id means nothing: refuse rather than guess
-                raise ValueError
-            elif span.strip():
-                ids.add(int(span))
-    except ValueError:
-        raise ValueError(f"bad id range {text!r}: use e.g. '160-162', '0,3,5-7' or '0-255:8' "
-                         f"(every 8th id, step >= 1)") from None
-    return sorted(ids)
 
 
 def image_jobs(root: Path, dump: Path, scenes: list[int], camera: str, protocol: str,

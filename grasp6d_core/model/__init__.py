@@ -4,7 +4,7 @@
 - :mod:`.backbone`: voxelisation + sparse residual UNet.
 - :mod:`.grouping`: multi-scale cylinder grouping with per-depth max-pooling and gated fusion.
 - :mod:`.network`: graspable head, FPS seeds, approach head, operation head.
-- :mod:`.labels`, :mod:`.losses`, :mod:`.regularizer`: training targets, Lo/Lgs/La/Lr/Lw/Ls and R.
+- :mod:`.losses`, :mod:`.regularizer`: Lo/Lgs/La/Lr/Lw/Ls and R (training targets: grasp6d_core.data.training_labels).
 - :mod:`.decode`: network outputs -> GraspGroup rows.  :mod:`.detector`: GraspDetector (inference).
 - :mod:`.contact_prior`: contact maps, the prior network and test-time refinement.
 Heavy (torch/spconv) imports live in the submodules, not here.

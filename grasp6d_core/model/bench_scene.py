@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from grasp6d_core.data.noise import SENSORS
+from grasp6d_core.data.sdf import ObjectSDF
+from grasp6d_core.data.training_labels import ObjectLabels
+from grasp6d_core.normals import estimate_normals
+from grasp6d_core.render import DepthRenderer
+from grasp6d_core.sensing.synthetic import look_at
+
 
 def primitive_mesh(rng: np.random.Generator):
     """A random graspable primitive: box (one side 2.5–6 cm), cylinder, capsule or ellipsoid."""
@@ -40,10 +47,6 @@ def render_scene(seed: int = 0, num_objects: int = 5, num_points: int = 20000, m
     """{'points' (N,3) camera frame cropped to the objects' box + margin, 'meshes', 'poses' (camera <- object),
     'T_world_camera', 'intrinsics'}."""
     import trimesh
-    from grasp6d_core.camera import CameraIntrinsics
-    from grasp6d_core.data.noise import SENSORS
-    from grasp6d_core.sensing.synthetic import look_at
-    from grasp6d_core.render import DepthRenderer
     rng = np.random.default_rng(seed)
     meshes = [primitive_mesh(rng) for _ in range(num_objects)]
     poses, placed = [], []
@@ -78,9 +81,6 @@ def labelled_sample(scene: dict, rng: np.random.Generator, label_points: int = 2
     """A training sample of :func:`render_scene` with *random* grasp labels of the real shape (speed
     benchmarks and optimisation tests; not for learning anything about grasps). Object points = scene points
     within 3 mm of an object's surface."""
-    from grasp6d_core.data.sdf import ObjectSDF
-    from grasp6d_core.model.normals import estimate_normals
-    from grasp6d_core.model.labels import ObjectLabels
     pts = scene["points"]
     objects, point_obj = [], np.full(len(pts), -1)
     for k, (mesh, pose) in enumerate(zip(scene["meshes"], scene["poses"])):

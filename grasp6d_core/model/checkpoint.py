@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from grasp6d_core import __version__
 from grasp6d_core.errors import Grasp6dError
 
 FORMAT = "grasp6d-model"
@@ -47,7 +48,6 @@ class CheckpointError(Grasp6dError, ValueError):
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: dict, step: int, data_recipe: dict,
                     optimizer: torch.optim.Optimizer | None = None, extra: dict | None = None) -> None:
-    from grasp6d_core import __version__
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "grasp6d_version": __version__,

@@ -12,6 +12,7 @@ import torch
 
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.physics import GripperGeometry
+from grasp6d_core.sensing.tsdf import nearest_to_voxel_centres
 
 VOXEL = 0.008  # the evaluator's model-point voxel
 
@@ -19,7 +20,6 @@ VOXEL = 0.008  # the evaluator's model-point voxel
 def voxel_thin(points: np.ndarray, voxel: float = VOXEL) -> np.ndarray:
     """One point per voxel (nearest its centre): independent of the points' order, so the check gives the same
     answer for any shuffle of a cloud (the first-come point per voxel did not)."""
-    from grasp6d_core.sensing.tsdf import nearest_to_voxel_centres
     return points[nearest_to_voxel_centres(points, voxel)]
 
 

@@ -18,9 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from grasp6d_core.data.training_labels import assign_seed_labels
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.model.regularizer import finger_contacts
+from grasp6d_core.rotations import in_plane_angle
+from grasp6d_core.views import fibonacci_views
 
 # Points per grasp patch. The 128 nearest of a 20 000-point cloud span ~2 cm, so a grasp wider than 4 cm has its
 # finger contacts outside its patch. With label-made (perfect) maps in place of the prior, refining the top 10
@@ -82,7 +85,6 @@ def random_rotation_towards(vectors: np.ndarray, max_deg: float, rng: np.random.
 
 def prior_examples(sample: dict, views: np.ndarray, rng: np.random.Generator, seeds: int = 64) -> dict | None:
     """Training examples (tensors) of one dataset sample: patches, jittered approaches, target maps."""
-    from grasp6d_core.model.labels import assign_seed_labels
     obj_idx = np.flatnonzero(sample["point_obj"] >= 0)
     if len(obj_idx) == 0:
         return None
@@ -137,7 +139,6 @@ class ContactPrior:
         nrm = torch.as_tensor(normals[idx], dtype=torch.float32)
         t0 = torch.as_tensor(g.translations, dtype=torch.float32)
         a0 = torch.as_tensor(g.approaches, dtype=torch.float32)
-        from grasp6d_core.rotations import in_plane_angle
         th0 = torch.as_tensor(in_plane_angle(g.rotations), dtype=torch.float32)
         w0 = torch.as_tensor(g.widths, dtype=torch.float32)
         depth = torch.as_tensor(g.depths, dtype=torch.float32)
@@ -183,7 +184,6 @@ def collect_prior_examples(dataset, images: int, rng: np.random.Generator, progr
     """Examples of ``images`` random images of ``dataset`` concatenated: image loading (normals, labels) is the
     slow part, so it is done once and the network then trains on minibatches of the cache."""
     from tqdm import tqdm
-    from grasp6d_core.evaluation.dumps import fibonacci_views
     views = fibonacci_views()
     picks = rng.choice(len(dataset), min(images, len(dataset)), replace=False)
     parts = [ex for i in tqdm(picks, desc="prior examples", disable=not progress)

@@ -18,6 +18,7 @@ from grasp6d_core.hand import HandDescription, load_hand
 from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.model.geometry import grasp_rotation_torch
+from grasp6d_core.normals import estimate_normals
 from grasp6d_core.physics import GripperGeometry
 
 # Model-free collision: the evaluator's gripper, plus 5 cm of free approach path behind the palm; a grasp
@@ -89,7 +90,6 @@ class GraspDetector:
         pick = rng.choice(len(points), self.num_points, replace=len(points) < self.num_points)
         sampled = points[pick]
         if normals is None:
-            from grasp6d_core.model.normals import estimate_normals
             return sampled, estimate_normals(sampled)
         n = normals[keep][pick]
         return sampled, n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)

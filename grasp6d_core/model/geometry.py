@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from grasp6d_core.views import fibonacci_views
+
 
 def grasp_rotation_torch(approach: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """approach (..., 3), angle (...) -> rotations (..., 3, 3) = [x y z] · Rx(angle), differentiable."""
@@ -23,5 +25,4 @@ def grasp_rotation_torch(approach: torch.Tensor, angle: torch.Tensor) -> torch.T
 
 def fibonacci_views_torch(n: int = 300) -> torch.Tensor:
     """The labels' 300 template views (graspnetAPI order), as the evaluation module defines them."""
-    from grasp6d_core.evaluation.dumps import fibonacci_views
     return torch.as_tensor(fibonacci_views(n), dtype=torch.float32)

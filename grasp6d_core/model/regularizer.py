@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from grasp6d_core.data.sdf import sample_sdf_torch  # the data engine's differentiable sampler
 from grasp6d_core.model.geometry import grasp_rotation_torch
 
 PENETRATION_MARGIN = 0.005
@@ -29,7 +30,6 @@ def finger_contacts(points: torch.Tensor, approach: torch.Tensor, angle: torch.T
 
 
 def _sample(sdf, pts_obj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    from grasp6d_core.data.sdf import sample_sdf_torch  # the data engine's differentiable sampler
     grid = torch.as_tensor(sdf.values, dtype=pts_obj.dtype, device=pts_obj.device)[None]
     origin = torch.as_tensor(sdf.origin, dtype=pts_obj.dtype, device=pts_obj.device)[None]
     voxel = torch.tensor([sdf.voxel_size], dtype=pts_obj.dtype, device=pts_obj.device)

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from grasp6d_core.checks import require_at_least, require_one_of
 from grasp6d_core.errors import ConfigError
+from grasp6d_core.splits import parse_range
 
 CAMERAS = ("realsense", "kinect")
 DEVICES = ("cpu", "cuda")
@@ -21,7 +22,6 @@ DEVICES = ("cpu", "cuda")
 
 def scene_ids(value: str | Sequence[int], field: str) -> list[int]:
     """A scene selection ('0-99', '0,3,5-7', '' = none, or a sequence of ids) as sorted ids."""
-    from grasp6d_core.evaluation.runner import parse_range
     if isinstance(value, str):
         try:
             return parse_range(value) if value.strip() else []

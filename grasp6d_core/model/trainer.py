@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grasp6d_core.model.labels import assign_seed_labels, stack_labels
+from grasp6d_core.data.training_labels import assign_seed_labels, stack_labels
 from grasp6d_core.model.losses import total_loss
 from grasp6d_core.model.network import farthest_point_indices
 

@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.camera import REALSENSE_640, CameraIntrinsics
 from grasp6d_core.sensing.frame import SourceError
 from grasp6d_core.sensing.realsense import import_pyrealsense2
 
@@ -85,7 +85,7 @@ def write_recording(path: str | Path, depths: Iterable[np.ndarray], intrinsics: 
 
 def synthetic_table_depths(n_frames: int, intrinsics: CameraIntrinsics | None = None):
     """Depth images of the synthetic tabletop (box + sphere on a plane) from one static camera 0.6 m above."""
-    from grasp6d_core.sensing.synthetic import REALSENSE_640, TabletopScene, overhead_pose
+    from grasp6d_core.sensing.synthetic import TabletopScene, overhead_pose
 
     intrinsics = intrinsics or REALSENSE_640
     depth, _ = TabletopScene().renderer().render(intrinsics, overhead_pose())

@@ -10,10 +10,6 @@ import trimesh
 from grasp6d_core.camera import CameraIntrinsics
 from grasp6d_core.render import DepthRenderer
 
-# Typical intrinsics of the two cameras at the resolutions the pipeline uses.
-REALSENSE_640 = CameraIntrinsics(640, 480, 605.0, 605.0, 319.5, 239.5)   # D435 depth, 640×480
-KINECT_NFOV = CameraIntrinsics(640, 576, 504.0, 504.0, 319.5, 287.5)     # Azure Kinect NFOV unbinned
-
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
     """4×4 world <- camera for an OpenCV camera (z forward, y down) at ``eye`` looking at ``target``."""

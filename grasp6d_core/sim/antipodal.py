@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.hand import PANDA
-from grasp6d_core.physics.hands import panda_feasible
+from grasp6d_core.hand import PANDA, full_hand_feasible
 
 
 def cloud_with_normals(views: list[tuple[np.ndarray, np.ndarray]], voxel: float = 0.003) -> tuple[np.ndarray, np.ndarray]:
@@ -68,4 +67,4 @@ def antipodal_grasps(points: np.ndarray, normals: np.ndarray, table_height: floa
     quality = (np.einsum("ij,ij->i", -obj_normals[seeds][good], y) + np.einsum("ij,ij->i", obj_normals[partner][good], y)) / 2
     score = quality + 2.0 * (centre[:, 2] - table_height)    # prefer the top of the pile
     grasps = GraspGroup.from_components(score, np.minimum(width + 0.02, max_width), depth, R, centre - depth * x)
-    return grasps[panda_feasible(pts, grasps, above, max_width)].sort_by_score()
+    return grasps[full_hand_feasible(pts, grasps, PANDA, above, max_width)].sort_by_score()

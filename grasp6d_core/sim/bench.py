@@ -43,12 +43,12 @@ def antipodal_detector(seed: int = 0) -> Detector:
 SIM_SETTINGS = PipelineSettings(hand_filter="panda")
 
 
-def checkpoint_detector(path: str | None, settings: PipelineSettings = SIM_SETTINGS) -> Detector:
-    """A learned model (GraspDetector) behind the shared GraspPipeline, fed the default camera's view in its
-    own frame (as it was trained); the hand filter checks against the fused views with the table excluded
-    from what counts as an object, so both detectors are judged on what the hand can actually execute."""
-    from grasp6d_core.model.detector import GraspDetector  # lazy: the model package is optional here
-    pipeline = GraspPipeline(GraspDetector.from_checkpoint(path), settings)
+def pipeline_detector(detector, settings: PipelineSettings = SIM_SETTINGS) -> Detector:
+    """A learned model (a GraspDetector, made by the caller: the sim does not depend on the model package)
+    behind the shared GraspPipeline, fed the default camera's view in its own frame (as it was trained); the
+    hand filter checks against the fused views with the table excluded from what counts as an object, so both
+    detectors are judged on what the hand can actually execute."""
+    pipeline = GraspPipeline(detector, settings)
 
     def detect(views):
         points, T_world_camera = views[0]

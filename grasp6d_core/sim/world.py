@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.camera import REALSENSE_640, CameraIntrinsics
 from grasp6d_core.sensing.synthetic import look_at
 
 WORKSPACE = 0.30          # side of the square work area centred at the origin, table top at z = 0
 OBJECT_SETS = {"seen": range(0, 500), "novel": range(500, 1000)}  # pybullet_data/random_urdfs ids
-DEFAULT_INTRINSICS = CameraIntrinsics(320, 240, 290.0, 290.0, 160.0, 120.0)
+DEFAULT_INTRINSICS = REALSENSE_640.scaled(0.5)   # the RealSense at 320×240, as the demo recording's camera
 
 
 DEFAULT_CAMERA = look_at([0.0, -0.35, 0.55], [0.0, 0.0, 0.0])

@@ -1,4 +1,5 @@
-"""Read what the AP evaluator needs from a GraspNet-1Billion-format root (docs/data.md), real or synthetic."""
+"""Read a GraspNet-1Billion-format root (docs/data.md), real or synthetic: what the AP evaluator and the training
+loader need (scene metadata, object models, SDFs, table alignment)."""
 from __future__ import annotations
 
 import functools
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from grasp6d_core.data.sdf import ObjectSDF
+from grasp6d_core.physics import MeshSDF
 
 MODEL_VOXEL = 0.008  # graspnetAPI voxel-downsamples model points at 8 mm before collision checks
 SDF_CANDIDATES = ("models/{oid:03d}/sdf.npz", "sdf/{oid:03d}.npz", "models/{oid:03d}/textured_sdf.npz")
@@ -88,10 +92,8 @@ def surface_object(root: str, oid: int):
     for pattern in SDF_CANDIDATES:
         path = Path(root) / pattern.format(oid=oid)
         if path.is_file():
-            from grasp6d_core.data.sdf import ObjectSDF  # data engine's module
             return ObjectSDF.load(path)
     import trimesh
-    from grasp6d_core.physics import MeshSDF
     for name in ("textured.obj", "nontextured.ply"):
         path = Path(root) / "models" / f"{oid:03d}" / name
         if path.is_file():

@@ -1,0 +1,68 @@
+"""Run a detection pipeline over the depth images of GraspNet-format scenes and save the grasps as the
+benchmark's dump (DUMP/scene_XXXX/<camera>/NNNN.npy): what ``grasp6d detect`` and ``grasp6d report`` score."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.io
+from PIL import Image
+from tqdm import tqdm
+
+from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.data.scene_io import table_from_camera
+from grasp6d_core.draw import save_grasp_picture
+from grasp6d_core.grasp import dump_path
+
+
+def image_points(cam_dir, ann: int, max_depth: float):
+    """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present), and the valid
+    pixels' mask (to line up the label image)."""
+    depth_png = cam_dir / "depth" / f"{ann:04d}.png"
+    factor = 1000.0
+    meta = cam_dir / "meta" / f"{ann:04d}.mat"
+    if meta.is_file():
+        factor = float(np.ravel(scipy.io.loadmat(meta).get("factor_depth", [[1000.0]]))[0])
+    depth = np.asarray(Image.open(depth_png), np.float32) / factor
+    intr = CameraIntrinsics.from_matrix(np.load(cam_dir / "camK.npy"), depth.shape[1], depth.shape[0])
+    cloud = intr.depth_to_points(depth, organized=True, max_depth=max_depth)
+    valid = np.isfinite(cloud[..., 2])
+    return cloud[valid], valid
+
+
+LABEL_MARGIN = 0.05   # m around the labelled objects' box, as GSNet's test loader crops
+
+
+def label_box(cam_dir, ann: int, points, valid) -> tuple[float, ...] | None:
+    """Evaluation only: the box around the labelled objects + LABEL_MARGIN (None without a label image or
+    objects in it). A robot has no label image; this reproduces the benchmark protocol's crop."""
+    label_png = cam_dir / "label" / f"{ann:04d}.png"
+    if not label_png.is_file():
+        return None
+    seg = np.asarray(Image.open(label_png))[valid]
+    if not (seg > 0).any():
+        return None
+    lo, hi = points[seg > 0].min(0) - LABEL_MARGIN, points[seg > 0].max(0) + LABEL_MARGIN
+    return tuple(float(v) for pair in zip(lo, hi) for v in pair)
+
+
+def write_dumps(pipeline, settings, jobs: list, camera: str, out, workspace: str, max_depth: float,
+                png: bool = True, progress: bool = True) -> None:
+    """Run ``pipeline`` on each (scene folder, image id) of ``jobs`` and save the grasps as the benchmark dump
+    under ``out``; ``workspace`` 'labels' crops each image to its labelled objects (evaluation only), any other
+    value keeps ``settings``' box. One PNG per scene (its first image) unless ``png`` is False."""
+    pictured = set()
+    for folder, ann in tqdm(jobs, desc="detect", disable=not progress):
+        points, valid = image_points(folder / camera, ann, max_depth)
+        if workspace == "labels":
+            pipeline.settings = settings.replace(box=label_box(folder / camera, ann, points, valid))
+        grasps = pipeline.run(points).grasps
+        scene = int(folder.name[6:])
+        grasps.save_npy(dump_path(out, scene, camera, ann))
+        if png and scene not in pictured:
+            pictured.add(scene)
+            picture = dump_path(out, scene, camera, ann).parent.parent / f"scene_{scene:04d}_{ann:04d}.png"
+            # Drawn in the table frame (z up) so objects stand out by height; without the scene's camera
+            # poses, a camera looking down is assumed (z up = −z of the camera).
+            T = table_from_camera(folder / camera, ann)
+            T = np.diag([1.0, -1.0, -1.0, 1.0]) if T is None else T
+            save_grasp_picture(points @ T[:3, :3].T + T[:3, 3], grasps.transform(T), picture,
+                               title=f"scene {scene} image {ann} ({camera}), table frame")
