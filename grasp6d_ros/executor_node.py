@@ -135,6 +135,14 @@ class ExecutorNode(Node):
         self.get_logger().info(f"serving the action {self._pick_server.name} and the service "
                                f"{self.resolve_service_name('~/execute')} (backend {self.param('backend')})")
 
+    def destroy_node(self) -> None:
+        # rclpy destroys a node's publishers, services, clients..., not its action servers and clients, and a
+        # node handle they still use stays in the ROS graph after it was destroyed
+        self._pick_server.destroy()
+        if hasattr(self._backend, "destroy_action_clients"):
+            self._backend.destroy_action_clients()
+        super().destroy_node()
+
     def param(self, name: str):
         return self.get_parameter(name).value
 

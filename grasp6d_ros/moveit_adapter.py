@@ -215,6 +215,11 @@ class MoveItBackend:
         self._handle = None            # the goal being executed, for cancel()
         self._cancel = threading.Event()
 
+    def destroy_action_clients(self) -> None:
+        """Before the node is destroyed (it leaves action clients alone, and they keep it in the ROS graph)."""
+        self._arm.destroy()
+        self._hand.destroy()
+
     def _on_cloud(self, msg) -> None:
         self._cloud = msg
         self._cloud_received.set()

@@ -96,6 +96,10 @@ class PickServer:
         self._lock = threading.Lock()
         self._running: tuple[bytes, threading.Event] | None = None   # the goal that holds the arm
 
+    def destroy(self) -> None:
+        """Node.destroy_node leaves action servers alone, and one left keeps the node in the ROS graph."""
+        self._server.destroy()
+
     def _on_cancel(self, goal_handle) -> CancelResponse:
         """Accept; the goal that runs stops at its next safe point and the backend's motion is stopped now where
         it can be (MoveIt). A goal not yet started ends before it moves."""

@@ -4,63 +4,48 @@ hand or the MoveIt stand-ins (test/moveit_standins.py) move."""
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import subprocess
-import threading
-from dataclasses import dataclass, field
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 from grasp6d_ros.conversions import grasp_group_to_msg, numpy_to_pointcloud2
 from grasp6d_ros.executor_node import LATCHED, ExecutorNode
-from ros_helpers import spinning, wait_for
+from grasp6d_ros.pick_client import PickClientNode, PickRun, send_pick
+from ros_helpers import spinning
 
 STAGES = ["pregrasp", "approach", "close", "lift", "retreat"]
 CUBE_TOP = 0.05
 
 
-@dataclass
-class Run:
-    """One goal as the client saw it: the feedback in order, the final status and the result."""
-    feedback: list = field(default_factory=list)
-    status: int | None = None
-    result: object = None
-
-    @property
-    def stages(self) -> list[str]:
-        return [f.stage for f in self.feedback]
+def send(client, goal, cancel_when=None, timeout: float = 60.0) -> PickRun:
+    return send_pick(client, goal, timeout=timeout, cancel_when=cancel_when, server_timeout=20.0)
 
 
-def send(client: ActionClient, goal, cancel_at: str | None = None, timeout: float = 60.0) -> Run:
-    """Send ``goal``; with ``cancel_at``, ask to cancel as soon as that stage's feedback arrives."""
-    run, done = Run(), threading.Event()
-    handles = []
+class RealTimeApproach:
+    """The sim hand whose approach takes the time a real arm's does (PyBullet moves in milliseconds, faster than a
+    cancel travels), so that a cancel sent during the approach arrives while it runs."""
 
-    def on_feedback(message) -> None:
-        run.feedback.append(message.feedback)
-        if cancel_at is not None and message.feedback.stage == cancel_at and len(handles) == 1:
-            handles.append(handles[0].cancel_goal_async())
+    def __init__(self, hand, seconds: float = 1.5):
+        self.hand, self.seconds = hand, seconds
 
-    def on_result(future) -> None:
-        response = future.result()
-        run.status, run.result = response.status, response.result
-        done.set()
+    def move(self, stage, pose):
+        if stage == "approach":
+            time.sleep(self.seconds)
+        return self.hand.move(stage, pose)
 
-    def on_goal(future) -> None:
-        handle = future.result()
-        assert handle.accepted
-        handles.append(handle)
-        handle.get_result_async().add_done_callback(on_result)
-    assert client.wait_for_server(timeout_sec=20)
-    client.send_goal_async(goal, feedback_callback=on_feedback).add_done_callback(on_goal)
-    assert done.wait(timeout), f"no result in {timeout} s; feedback so far: {run.stages}"
-    return run
+    def grip(self, stage, width):
+        return self.hand.grip(stage, width)
+
+    def park(self):
+        self.hand.park()
 
 
 def _top_down_grasp(frame: str = "world"):
@@ -96,13 +81,10 @@ def _executor(backend, namespace: str = "", **params):
     return lambda ctx: ExecutorNode(backend=backend, context=ctx, namespace=namespace, parameter_overrides=overrides)
 
 
-def _client(topic_cloud=None):
+def _client(topic_cloud=None, name: str = "pick_client", action: str = "/executor_node/pick"):
+    """An outside node with a Pick ActionClient; it publishes ``topic_cloud`` as the latched /surface."""
     def make(context):
-        node = Node("pick_client", context=context)
-        from grasp6d_ros.action import Pick
-        # made before the node spins (rclpy adds an ActionClient to the waitables before it is fully built)
-        node.pick = ActionClient(node, Pick, "/executor_node/pick")
-        node.other_pick = ActionClient(node, Pick, "/lonely/executor_node/pick")
+        node = PickClientNode(name, action, context=context)
         if topic_cloud is not None:
             node.create_publisher(type(topic_cloud), "/surface", LATCHED).publish(topic_cloud)
         return node
@@ -115,9 +97,10 @@ def test_pick_detects_then_executes_with_feedback_cancel_and_bad_goals():
     world, cube, cloud = _cube_world()
     backend = SimBackend(world=world)
     try:
-        with spinning(_detector, _executor(backend),
+        with spinning(_detector, _executor(RealTimeApproach(backend)),
                       _executor(backend, namespace="lonely", detect_service="/no_detector", detect_timeout=1.0),
-                      _client(cloud)) as (_, executor, lonely, client):
+                      _client(cloud), _client(name="lonely_client", action="/lonely/executor_node/pick")) as (
+                          _, executor, lonely, client, lonely_client):
             # bad goals: aborted with one message each, nothing moved, and the node serves the next goal
             grasp, header = _top_down_grasp()
             both = Pick.Goal(grasp=grasp, header=header, max_grasps=5, target_object_id=2)
@@ -135,14 +118,14 @@ def test_pick_detects_then_executes_with_feedback_cancel_and_bad_goals():
                 assert run.status == GoalStatus.STATUS_ABORTED and not run.result.success, (expected, run.result)
                 assert run.result.message.startswith(expected) and run.result.stage == "none", run.result
             assert "camera_nowhere" in send(client.pick, nowhere).result.message
-            run = send(client.other_pick, Pick.Goal())
+            run = send(lonely_client.pick, Pick.Goal())
             assert run.status == GoalStatus.STATUS_ABORTED and run.stages == ["detect"], run
             assert run.result.stage == "detect" and run.result.message == (
                 "detection failed: service /no_detector not available (detect_timeout 1 s; is detector_node running?)")
             assert abs(world.height_of(cube) - 0.025) < 0.002          # nothing touched the cube
 
             # a grasp goal cancelled during the approach: stopped at the safe point after it, the hand parked
-            run = send(client.pick, Pick.Goal(grasp=grasp, header=header), cancel_at="approach")
+            run = send(client.pick, Pick.Goal(grasp=grasp, header=header), cancel_when=lambda run: "approach" in run.stages)
             assert run.status == GoalStatus.STATUS_CANCELED, run
             assert run.stages == ["pregrasp", "approach"] and run.result.stage == "approach", run
             assert not run.result.success and run.result.message.startswith("grasp #1: cancelled after approach")
@@ -177,3 +160,73 @@ def _vector(x, y, z):
 def _approach(quaternion) -> np.ndarray:
     from scipy.spatial.transform import Rotation
     return Rotation.from_quat(quaternion).as_matrix()[:, 0]
+
+
+def test_pick_through_moveit_with_a_cancel_mid_motion():
+    """The same action on the MoveIt backend, against move_group / gripper stand-ins in the real wire format: a
+    pick, then a pick whose approach motion is preempted on cancel (the MoveGroup goal itself is cancelled)."""
+    pytest.importorskip("moveit_msgs.action", reason="moveit_msgs is not built: `make setup` builds it from "
+                        "../shared/ros_interfaces, which a plain clone does not have")
+    from moveit_msgs.msg import MoveItErrorCodes
+    from sensor_msgs.msg import PointCloud2
+
+    from grasp6d_ros.action import Pick
+    from moveit_standins import GripperStandIn, MoveGroupStandIn
+    from test_moveit_backend_dds import _assert_scene_cleaned, _scene_cloud
+    grasp, header = _top_down_grasp("panda_link0")
+    grasp.pose.position.x = 0.5                     # the stand-in scene's cube
+    overrides = [Parameter("backend", value="moveit"), Parameter("hand", value="robotiq_2f_85")]
+    with spinning(lambda ctx: MoveGroupStandIn(ctx), lambda ctx: GripperStandIn(ctx, object_width=0.05)) as (
+            move_group, gripper):
+        with spinning(lambda ctx: ExecutorNode(context=ctx, parameter_overrides=overrides), _client()) as (
+                executor, client):
+            client.create_publisher(PointCloud2, "/surface", LATCHED).publish(_scene_cloud())
+            run = send(client.pick, Pick.Goal(grasp=grasp, header=header))
+            assert run.status == GoalStatus.STATUS_SUCCEEDED and run.stages == STAGES, run
+            assert move_group.results == [MoveItErrorCodes.SUCCESS] * 4
+            # the hand description sets the gripper's limit (the Robotiq's 85 mm, not a fixed 10 cm)
+            assert executor._backend.settings.max_opening == pytest.approx(0.085)
+            assert gripper.commands[0][0] == pytest.approx(0.0425)
+
+            move_group.slow_goals = {5: 30.0}         # this pick's approach: only a cancel ends it in time
+            run = send(client.pick, Pick.Goal(grasp=grasp, header=header),
+                       cancel_when=lambda run: move_group.moving == 5)
+            assert run.status == GoalStatus.STATUS_CANCELED and run.stages == ["pregrasp", "approach"], run
+            assert run.result.stage == "approach" and "cancelled" in run.result.message, run.result
+            assert move_group.results[4:] == [MoveItErrorCodes.SUCCESS, MoveItErrorCodes.PREEMPTED]
+            assert len(gripper.commands) == 3                      # opened once more, never closed
+            _assert_scene_cleaned(move_group)
+            assert executor.cancel_motion() is False               # nothing runs any more
+
+
+def readme_send_goal() -> str:
+    """The README's `ros2 action send_goal ... --feedback` example."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("ros2 action send_goal ")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_readme_send_goal_example_picks_with_feedback():
+    """The README's command line, typed as printed, against detector_node + executor_node (sim) on the cube."""
+    if importlib.util.find_spec("ros2action") is None:
+        pytest.skip("`ros2 action` (ros2cli's ros2action) is not installed; a ROS 2 install has it, make setup "
+                    "installs it from ../shared/ros_python")
+    from grasp6d_ros.launch_process import node_environment, ros2_command
+    from grasp6d_ros.sim_backend import SimBackend
+    command = shlex.split(readme_send_goal())
+    assert command[:4] == ["ros2", "action", "send_goal", "/executor_node/pick"] and "--feedback" in command
+    world, cube, cloud = _cube_world()
+    backend = SimBackend(world=world)
+    try:
+        with spinning(_detector, _executor(backend), _client(cloud)):
+            typed = subprocess.run([ros2_command(), *command[1:]], env=node_environment(), capture_output=True,
+                                   text=True, timeout=120, stdin=subprocess.DEVNULL)
+        lifted = world.height_of(cube) - 0.025
+    finally:
+        backend.close()
+    out = typed.stdout
+    assert "Goal finished with status: SUCCEEDED" in out, out + typed.stderr
+    stages = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.strip().startswith("stage:")]
+    assert stages[0] == "detect" and stages[-6:-1] == STAGES and stages[-1] == "retreat", stages   # last: the result's
+    assert lifted > 0.10
