@@ -269,6 +269,7 @@ class ExecutorNode(Node):
         executed = None if outcome.executed_rank is None else grasps_msgs[by_rank[outcome.executed_rank]]
         return PickOutcome(outcome.success, outcome.stage, outcome.message, outcome.cancelled, executed, header)
 
+
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = ExecutorNode()

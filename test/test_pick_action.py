@@ -33,7 +33,7 @@ class RealTimeApproach:
     """The sim hand whose approach takes the time a real arm's does (PyBullet moves in milliseconds, faster than a
     cancel travels), so that a cancel sent during the approach arrives while it runs."""
 
-    def __init__(self, hand, seconds: float = 1.5):
+    def __init__(self, hand, seconds: float = 2.0):
         self.hand, self.seconds = hand, seconds
 
     def move(self, stage, pose):
@@ -124,8 +124,18 @@ def test_pick_detects_then_executes_with_feedback_cancel_and_bad_goals():
                 "detection failed: service /no_detector not available (detect_timeout 1 s; is detector_node running?)")
             assert abs(world.height_of(cube) - 0.025) < 0.002          # nothing touched the cube
 
-            # a grasp goal cancelled during the approach: stopped at the safe point after it, the hand parked
-            run = send(client.pick, Pick.Goal(grasp=grasp, header=header), cancel_when=lambda run: "approach" in run.stages)
+            # a grasp goal cancelled during the approach: stopped at the safe point after it, the hand parked; a
+            # second goal sent meanwhile is turned away (one arm) without disturbing the first
+            second = []
+
+            def busy_then_cancel(run) -> bool:
+                if "approach" not in run.stages:
+                    return False
+                second.append(send(client.pick, Pick.Goal(grasp=grasp, header=header)))
+                return True
+            run = send(client.pick, Pick.Goal(grasp=grasp, header=header), cancel_when=busy_then_cancel)
+            assert second[0].status == GoalStatus.STATUS_ABORTED and second[0].stages == []
+            assert second[0].result.message == "busy: another grasp is being executed"
             assert run.status == GoalStatus.STATUS_CANCELED, run
             assert run.stages == ["pregrasp", "approach"] and run.result.stage == "approach", run
             assert not run.result.success and run.result.message.startswith("grasp #1: cancelled after approach")
