@@ -169,9 +169,9 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
               parameters: dict[str, dict] | None = None, runner: str = "auto") -> DemoResult:
     """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw, pick
     through the Pick action (a detection goal: the ranked grasps, best first); raise DemoError when a step fails
-    before the execution. ``parameters``: per node
-    name, values over the launch module's (as a params_file would). ``runner``: how the playback graph is
-    started (:func:`choose_runner`); the sim source always runs in this process (its world lives here)."""
+    before the execution. ``parameters``: per node name, values over the launch module's (as a params_file
+    would). ``runner``: how the playback graph is started (:func:`choose_runner`); the sim source always runs in
+    this process (its world lives here)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -180,8 +180,8 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
 
     from grasp6d_ros.conversions import grasp_msgs_to_group, pointcloud2_to_numpy
     from grasp6d_ros.mcap_writer import McapRecorder
-    from grasp6d_ros.msg import Grasp6DArray
     from grasp6d_ros.action import Pick
+    from grasp6d_ros.msg import Grasp6DArray
     from grasp6d_ros.pick_client import PickClientNode, feedback_line, send_pick
     from grasp6d_ros.services import call_with_retry
     from grasp6d_ros.spin import spinning_in_background
@@ -261,8 +261,8 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             # the same request as a Pick goal: executor_node detects and tries the ranked grasps itself
             goal = Pick.Goal(max_grasps=request.max_grasps, target_frame=request.target_frame)
             try:
-                run = send_pick(client.pick, goal, on_feedback=lambda feedback: print(feedback_line(feedback), flush=True),
-                                timeout=120)
+                run = send_pick(client.pick, goal, timeout=120,
+                                on_feedback=lambda feedback: print(feedback_line(feedback), flush=True))
             except TimeoutError as error:
                 raise DemoError(f"demo: {error}") from error
             if run.result is None:

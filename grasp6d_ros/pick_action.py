@@ -156,8 +156,8 @@ class PickServer:
         progress(DETECT_STAGE, 0, None, None)
         timeout = float(self._node.param("detect_timeout"))
         try:
-            answer = call_with_retry(self._detect, request, timeout=timeout,
-                                     attempt_timeout=min(timeout, DETECT_ATTEMPT_TIMEOUT), stop_requested=stop_requested)
+            answer = call_with_retry(self._detect, request, timeout=timeout, stop_requested=stop_requested,
+                                     attempt_timeout=min(timeout, DETECT_ATTEMPT_TIMEOUT))
         except TimeoutError as error:
             raise DetectionFailed(f"detection failed: {error} (detect_timeout {timeout:g} s; is detector_node "
                                   "running?)") from error
