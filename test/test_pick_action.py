@@ -7,12 +7,14 @@ import importlib.util
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from grasp6d_core.grasp import GraspGroup
@@ -47,6 +49,22 @@ class RealTimeApproach:
 
     def park(self):
         self.hand.park()
+
+
+class SlowDetector(Node):
+    """/slow_detector: a DetectGrasps service that answers only once released."""
+
+    def __init__(self, context):
+        from grasp6d_ros.srv import DetectGrasps
+        super().__init__("slow_detector", context=context)
+        self.asked, self.release = threading.Event(), threading.Event()
+        self.create_service(DetectGrasps, "/slow_detector", self._answer)
+
+    def _answer(self, request, response):
+        self.asked.set()
+        self.release.wait(30)
+        response.message = "released"
+        return response
 
 
 def _top_down_grasp(frame: str = "world"):
@@ -99,7 +117,7 @@ def test_pick_detects_then_executes_with_feedback_cancel_and_bad_goals():
     backend = SimBackend(world=world)
     try:
         with spinning(_detector, _executor(RealTimeApproach(backend)),
-                      _executor(backend, namespace="lonely", detect_service="/no_detector", detect_timeout=1.0),
+                      _executor(backend, namespace="lonely", detect_service="/slow_detector", detect_timeout=1.0),
                       _client(cloud), _client(name="lonely_client", action="/lonely/executor_node/pick")) as (
                           _, executor, lonely, client, lonely_client):
             # bad goals: aborted with one message each, nothing moved, and the node serves the next goal
@@ -122,7 +140,18 @@ def test_pick_detects_then_executes_with_feedback_cancel_and_bad_goals():
             run = send(lonely_client.pick, Pick.Goal())
             assert run.status == GoalStatus.STATUS_ABORTED and run.stages == ["detect"], run
             assert run.result.stage == "detect" and run.result.message == (
-                "detection failed: service /no_detector not available (detect_timeout 1 s; is detector_node running?)")
+                "detection failed: service /slow_detector not available (detect_timeout 1 s; is detector_node "
+                "running?)")
+            # a detector that takes its time: a cancel during the detection ends the goal without waiting for it
+            with spinning(SlowDetector) as (slow,):
+                assert wait_for(lambda: lonely._pick_server._detect.service_is_ready(), 20)
+                lonely.set_parameters([Parameter("detect_timeout", value=30.0)])
+                started = time.monotonic()
+                run = send(lonely_client.pick, Pick.Goal(), cancel_when=lambda run: slow.asked.is_set())
+                slow.release.set()
+            assert run.status == GoalStatus.STATUS_CANCELED and run.stages == ["detect"], run
+            assert run.result.stage == "detect" and run.result.message == "cancelled after detect"
+            assert time.monotonic() - started < 10
             assert abs(world.height_of(cube) - 0.025) < 0.002          # nothing touched the cube
 
             # a grasp goal cancelled during the approach: stopped at the safe point after it, the hand parked; a
