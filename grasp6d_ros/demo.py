@@ -4,9 +4,10 @@ camera_node (playback) -> tsdf_node -> detector_node -> executor_node (sim). Whe
 installed the graph is started exactly as a user starts it, with
 `ros2 launch grasp6d_ros grasp_demo.launch.py camera:=playback executor:=sim rviz:=false` (its output goes to
 demo_out/launch.log); elsewhere (e.g. a pip-only machine) the same node specs run in this process on one
-MultiThreadedExecutor. Either way a client node calls /detect_grasps then /executor_node/execute; a recorder
-writes demo_out/run.mcap; the fused cloud with the top grasps goes to demo_out/grasps.png and a ranked table to
-stdout.
+MultiThreadedExecutor. Either way a client node calls /detect_grasps (the ranked table on stdout, the fused cloud
+with the top grasps in demo_out/grasps.png), then picks through executor_node's Pick action with the same
+detection request: its feedback (stage, attempt, grasp score) is printed as it arrives, then the result. A
+recorder writes demo_out/run.mcap.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import importlib
 import inspect
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,32 +156,36 @@ def launch_graph(specs: list[NodeSpec], out_dir: Path) -> LaunchedGraph:
 @dataclass
 class DemoResult:
     detection: Any          # DetectGrasps.Response
-    outcome: Any            # ExecuteGrasp.Response
+    outcome: Any            # Pick.Result: success, stage, message, the grasp executed
     detector: str           # model | antipodal
     messages: dict[str, int]  # recorded messages per topic
     runner: str = "in-process"  # launch | in-process
     launch_exit: int | None = None  # exit code of ros2 launch after its Ctrl-C (launch runner)
+    feedback: list = field(default_factory=list)  # the Pick feedback messages, in order
+    status: int | None = None  # the Pick goal's final action_msgs/GoalStatus
 
 
 def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", target_frame: str = "",
               parameters: dict[str, dict] | None = None, runner: str = "auto") -> DemoResult:
-    """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw,
-    execute the best grasp; raise DemoError when a step fails before the execution. ``parameters``: per node
-    name, values over the launch module's (as a params_file would). ``runner``: how the playback graph is
-    started (:func:`choose_runner`); the sim source always runs in this process (its world lives here)."""
+    """Run the graph once: wait for a surface, detect (grasps in ``target_frame``, '' = the cloud's), draw, pick
+    through the Pick action (a detection goal: the ranked grasps, best first); raise DemoError when a step fails
+    before the execution. ``parameters``: per node name, values over the launch module's (as a params_file
+    would). ``runner``: how the playback graph is started (:func:`choose_runner`); the sim source always runs in
+    this process (its world lives here)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
-    from rclpy.node import Node
     from sensor_msgs.msg import Image, PointCloud2
     from visualization_msgs.msg import MarkerArray
 
     from grasp6d_ros.conversions import grasp_msgs_to_group, pointcloud2_to_numpy
     from grasp6d_ros.mcap_writer import McapRecorder
+    from grasp6d_ros.action import Pick
     from grasp6d_ros.msg import Grasp6DArray
+    from grasp6d_ros.pick_client import PickClientNode, feedback_line, send_pick
     from grasp6d_ros.services import call_with_retry
     from grasp6d_ros.spin import spinning_in_background
-    from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp
+    from grasp6d_ros.srv import DetectGrasps
 
     start = time.monotonic()
     extra, world = {}, None
@@ -214,7 +219,7 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             nodes = []
         else:
             nodes = create_nodes(specs, context, extra)
-        client = Node("demo_client", context=context)
+        client = PickClientNode("demo_client", context=context)
         nodes.append(client)
         latest: dict[str, object] = {}
         by_name = {s.executable: s for s in specs}
@@ -243,8 +248,9 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             if not surface_points():
                 raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
             detect = client.create_client(DetectGrasps, "/detect_grasps")
-            answer = call_with_retry(detect, DetectGrasps.Request(max_grasps=50, target_frame=target_frame),
-                                     timeout=max(timeout - (time.monotonic() - start), 1), attempt_timeout=30)
+            request = DetectGrasps.Request(max_grasps=50, target_frame=target_frame)
+            answer = call_with_retry(detect, request, timeout=max(timeout - (time.monotonic() - start), 1),
+                                     attempt_timeout=30)
             if not answer.success:
                 raise DemoError(f"demo: /detect_grasps failed: {answer.message}")
             grasps = grasp_msgs_to_group(answer.grasps.grasps)
@@ -252,14 +258,19 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
             print(f"detection: {len(grasps)} grasps in {answer.detection_time:.2f} s")
             points, _ = pointcloud2_to_numpy(latest["/tsdf_node/surface"])
             print(f"picture: {save_grasp_picture(points, grasps, out_dir / 'grasps.png', TOP_IN_PICTURE)}")
-            execute = client.create_client(ExecuteGrasp, "/executor_node/execute")
-            execute.wait_for_service(timeout_sec=30)
-            # one attempt only: a re-sent request would move the arm twice
-            outcome = execute.call(ExecuteGrasp.Request(), timeout_sec=60)
-            if outcome is None:
-                raise DemoError("demo: /executor_node/execute gave no answer in 60 s")
+            # the same request as a Pick goal: executor_node detects and tries the ranked grasps itself
+            goal = Pick.Goal(max_grasps=request.max_grasps, target_frame=request.target_frame)
+            try:
+                run = send_pick(client.pick, goal, timeout=120,
+                                on_feedback=lambda feedback: print(feedback_line(feedback), flush=True))
+            except TimeoutError as error:
+                raise DemoError(f"demo: {error}") from error
+            if run.result is None:
+                raise DemoError("demo: /executor_node/pick refused the goal")
+            outcome = run.result
             print(f"executed: success={outcome.success} stage={outcome.stage}: {outcome.message}")
-            result = DemoResult(answer, outcome, detector, dict(recorder.counts), runner)
+            result = DemoResult(answer, outcome, detector, dict(recorder.counts), runner, feedback=run.feedback,
+                                status=run.status)
         if graph is not None:
             result.launch_exit = graph.interrupt()
             print(f"demo: ros2 launch stopped with Ctrl-C, exit code {result.launch_exit}", flush=True)

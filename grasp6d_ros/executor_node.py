@@ -1,14 +1,17 @@
-"""executor_node: serves ~/execute (grasp6d_ros/srv/ExecuteGrasp) and picks with MoveIt or the simulated hand.
+"""executor_node: serves the ~/pick action (grasp6d_ros/action/Pick) and the ~/execute service
+(grasp6d_ros/srv/ExecuteGrasp), and picks with MoveIt or the simulated hand.
 
-A request carrying a grasp executes that grasp; an empty request (default-constructed grasp) executes the latest ~/grasps result, best first, falling back to the next ranked
-grasp when a motion fails before the fingers touch anything. Poses are planned in ``base_frame`` by
-grasp6d_core.execution (TCP offset, π symmetry); this node only wires ROS to it. The stage reached and the
-reason for a failure are returned and logged.
+Both run one code path, :meth:`ExecutorNode.run_pick`: the grasps (given, the latest ~/grasps, or detected by
+/detect_grasps for a Pick goal) are checked against the hand and arm, planned in ``base_frame`` by
+grasp6d_core.execution (TCP offset, π symmetry) and tried best first, falling back to the next ranked grasp when a
+motion fails before the fingers touch anything. This node only wires ROS to it; the action's goal handling is
+grasp6d_ros/pick_action.py. The stage reached and the reason for a failure are returned and logged.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import rclpy
@@ -17,8 +20,10 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.errors import Grasp6dError
-from grasp6d_core.execution import (PANDA_MAX_REACH, ExecutorBackend, GraspLimits, PlannerConfig, attempt_runner,
-                                    execute_ranked, grasp_limit_violations, plan_grasps)
+from grasp6d_core.execution import (NO_STAGE, PANDA_MAX_REACH, Cancellable, ExecutorBackend, GraspLimits,
+                                    PlannerConfig, StageControl, attempt_runner, execute_ranked,
+                                    grasp_limit_violations, plan_grasps)
+from grasp6d_core.execution.sequencer import cancelled_at
 from grasp6d_core.hand import PANDA, load_hand
 from grasp6d_ros.conversions import ConversionError, grasp_msgs_to_group
 from grasp6d_ros.frames import FrameError, TransformLookup
@@ -36,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "get_planning_scene_service": "/get_planning_scene",
     "touch_links": ["panda_hand", "panda_leftfinger", "panda_rightfinger"],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
+    "detect_service": "/detect_grasps", "detect_timeout": 30.0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # A request's quaternion must be a rotation: farther than this from norm 1 it is refused, not normalised.
@@ -50,6 +56,29 @@ class GraspRefused(Grasp6dError, ValueError):
     """The requested grasp is outside what the hand or arm can do; nothing moved."""
 
 
+class StoppedBeforeMotion(Grasp6dError, RuntimeError):
+    """A pick stopped on request before its first motion (e.g. during the detection); ``stage`` is where."""
+
+    def __init__(self, stage: str):
+        super().__init__(cancelled_at(stage).message)
+        self.stage = stage
+
+
+@dataclass
+class PickOutcome:
+    """How a pick ended: as ExecuteGrasp / Pick answer it, plus the grasp executed last (a Grasp6D) and its header."""
+    success: bool
+    stage: str
+    message: str
+    cancelled: bool = False
+    grasp: Any = None
+    header: Any = None
+
+
+# stage, attempt (0 before the first), the Grasp6D being tried (None before the first) and its header
+ProgressFn = Callable[[str, int, Any, Any], None]
+
+
 def create_backend(name: str, node: "ExecutorNode") -> ExecutorBackend:
     """The backend ``name`` (move(stage, pose) / grip(stage, width)), set up from the node's parameters."""
     if name == "moveit":
@@ -58,7 +87,8 @@ def create_backend(name: str, node: "ExecutorNode") -> ExecutorBackend:
             "base_frame", "planning_group", "end_effector_link", "move_group_action", "gripper_action",
             "velocity_scaling", "gripper_max_effort", "min_hold_width", "planning_scene", "scene_topic",
             "apply_planning_scene_service", "get_planning_scene_service")},
-            open_width=node.hand_settings()[1], touch_links=tuple(node.param("touch_links")))
+            open_width=node.hand_settings()[1], max_opening=node.grasp_limits().max_width,
+            touch_links=tuple(node.param("touch_links")))
         timeout = float(node.param("tf_timeout"))
         try:
             return MoveItBackend(node, settings, transform_lookup=lambda target, source: node._frames.lookup(
@@ -92,6 +122,8 @@ class ExecutorNode(Node):
         self.create_subscription(Grasp6DArray, "grasps", self._on_grasps, LATCHED,
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(ExecuteGrasp, "~/execute", self._on_execute, callback_group=ReentrantCallbackGroup())
+        from grasp6d_ros.pick_action import PickServer
+        self._pick_server = PickServer(self)
         if self._backend is None and self.param("backend") == "moveit":
             # Made before any executor spins this node: rclpy adds an ActionClient to the node's waitables before
             # it has finished constructing it, so one made inside a callback can crash the spinning thread; the
@@ -100,7 +132,16 @@ class ExecutorNode(Node):
                 self._backend = create_backend("moveit", self)
             except Grasp6dError as error:
                 self.get_logger().warning(f"moveit backend not ready: {error}")
-        self.get_logger().info(f"serving {self.resolve_service_name('~/execute')} (backend {self.param('backend')})")
+        self.get_logger().info(f"serving the action {self._pick_server.name} and the service "
+                               f"{self.resolve_service_name('~/execute')} (backend {self.param('backend')})")
+
+    def destroy_node(self) -> None:
+        # rclpy destroys a node's publishers, services, clients..., not its action servers and clients, and a
+        # node handle they still use stays in the ROS graph after it was destroyed
+        self._pick_server.destroy()
+        if hasattr(self._backend, "destroy_action_clients"):
+            self._backend.destroy_action_clients()
+        super().destroy_node()
 
     def param(self, name: str):
         return self.get_parameter(name).value
@@ -127,7 +168,8 @@ class ExecutorNode(Node):
                            max_reach=max_reach)
 
     def _within_limits(self, grasps, msgs, base: str):
-        """The grasps the hand and arm can take; the others are logged (a ranked list) or refused (one grasp).
+        """The grasps the hand and arm can take, and their messages; the others are logged (a ranked list) or
+        refused (one grasp).
 
         Widths and depths are checked as requested (``msgs``); GraspGroup clamps widths to GraspNet's range."""
         reasons = grasp_limit_violations([g.width for g in msgs], [g.depth for g in msgs], grasps.translations,
@@ -141,7 +183,7 @@ class ExecutorNode(Node):
         if not keep.any():
             raise GraspRefused(f"all {len(grasps)} grasps refused, nothing moved; the first: {reasons[0]} "
                                f"(in '{base}')")
-        return grasps[keep]
+        return grasps[keep], [msg for msg, kept in zip(msgs, keep) if kept]
 
     def _on_grasps(self, msg) -> None:
         self._latest = msg
@@ -157,34 +199,54 @@ class ExecutorNode(Node):
         return [request.grasp], request.header
 
     def _on_execute(self, request, response):
-        response.success, response.stage = False, "none"
+        outcome = self.run_pick(lambda: self._requested_grasps(request), what="execute")
+        response.success, response.stage, response.message = outcome.success, outcome.stage, outcome.message
+        return response
+
+    def cancel_motion(self) -> bool:
+        """Stop the backend's motion under way, where it can be interrupted (MoveIt); the pick itself stops at
+        its next safe point. False when nothing was stopped."""
+        backend = self._backend
+        return isinstance(backend, Cancellable) and backend.cancel()
+
+    def run_pick(self, requested: Callable[[], tuple[list, Any]], max_attempts: int = 0,
+                 progress: ProgressFn | None = None, stop_requested: Callable[[], bool] | None = None,
+                 what: str = "pick") -> PickOutcome:
+        """The one path of ~/execute and ~/pick: one pick at a time; ``requested()`` gives the grasp messages and
+        their header (it may detect them); then limits, frames, planning and the ranked attempts
+        (``max_attempts`` 0 = the parameter). ``progress`` hears each stage, ``stop_requested`` is asked at each
+        safe point. Every failure is an outcome with its message, never an exception."""
         if not self._busy.acquire(blocking=False):
-            response.message = "busy: another grasp is being executed"
-            return response
-        try:
-            outcome = self._execute(request)
-            response.success, response.stage, response.message = outcome.success, outcome.stage, outcome.message
-        except (BackendError, FrameError, ConversionError, ValueError) as error:
-            response.message = str(error)
-        except Exception as error:  # never across the service
-            response.message = f"internal error: {type(error).__name__}: {error}"
-        finally:
-            self._busy.release()
-        summary = f"execute: success={response.success} stage={response.stage}: {response.message}"
-        if response.success:  # separate call sites: rclpy forbids one site logging at two severities
+            outcome = PickOutcome(False, NO_STAGE, "busy: another grasp is being executed")
+        else:
+            try:
+                outcome = self._pick(requested, max_attempts, progress, stop_requested or (lambda: False))
+            except StoppedBeforeMotion as stopped:
+                outcome = PickOutcome(False, stopped.stage, str(stopped), cancelled=True)
+            except (Grasp6dError, FrameError, ConversionError, ValueError) as error:
+                outcome = PickOutcome(False, getattr(error, "stage", NO_STAGE), str(error))
+            except Exception as error:  # never across the service or the action
+                outcome = PickOutcome(False, NO_STAGE, f"internal error: {type(error).__name__}: {error}")
+            finally:
+                self._busy.release()
+        summary = f"{what}: success={outcome.success} stage={outcome.stage}: {outcome.message}"
+        if outcome.success:  # separate call sites: rclpy forbids one site logging at two severities
             self.get_logger().info(summary)
         else:
             self.get_logger().warning(summary)
-        return response
+        return outcome
 
-    def _execute(self, request):
-        grasps_msgs, header = self._requested_grasps(request)
+    def _pick(self, requested, max_attempts: int, progress: ProgressFn | None,
+              stop_requested: Callable[[], bool]) -> PickOutcome:
+        if int(max_attempts) < 0:
+            raise ValueError(f"max_attempts must be >= 0 (0 = the node's max_attempts parameter), got {max_attempts}")
+        grasps_msgs, header = requested()
         grasps = grasp_msgs_to_group(grasps_msgs, unit_tolerance=QUATERNION_UNIT_TOLERANCE)
         base = self.param("base_frame")
         transform = self._frames.lookup(base, header.frame_id, header.stamp, timeout=float(self.param("tf_timeout")))
         if transform is not None:
             grasps = grasps.transform(transform)
-        grasps = self._within_limits(grasps, grasps_msgs, base)
+        grasps, grasps_msgs = self._within_limits(grasps, grasps_msgs, base)
         plans, rejected = plan_grasps(grasps, self.planner_config())
         for rank, reason in rejected:
             self.get_logger().info(f"grasp #{rank + 1} skipped: {reason}")
@@ -192,8 +254,20 @@ class ExecutorNode(Node):
             raise BackendError(f"none of the {len(grasps)} grasps is reachable: {rejected[0][1] if rejected else ''}")
         if self._backend is None:
             self._backend = create_backend(self.param("backend"), self)
-        return execute_ranked(plans, attempt_runner(self._backend, self.hand_settings()[1]),
-                              max_attempts=int(self.param("max_attempts")))
+        by_rank = np.argsort(-grasps.scores, kind="stable")   # plan.rank counts in score order (plan_grasps)
+        trying: dict[str, Any] = {"attempt": 0, "grasp": None}
+
+        def on_attempt(number: int, plan) -> None:
+            trying.update(attempt=number, grasp=grasps_msgs[by_rank[plan.rank]])
+
+        def on_stage(stage: str) -> None:
+            if progress is not None:
+                progress(stage, trying["attempt"], trying["grasp"], header)
+        control = StageControl(on_attempt, on_stage, stop_requested)
+        outcome = execute_ranked(plans, attempt_runner(self._backend, self.hand_settings()[1], control),
+                                 max_attempts=int(max_attempts) or int(self.param("max_attempts")), control=control)
+        executed = None if outcome.executed_rank is None else grasps_msgs[by_rank[outcome.executed_rank]]
+        return PickOutcome(outcome.success, outcome.stage, outcome.message, outcome.cancelled, executed, header)
 
 
 def main(args=None) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
-from grasp6d_core.execution import GraspPlan, StageResult, run_plan
+from grasp6d_core.execution import NO_CONTROL, GraspPlan, StageControl, StageResult, run_plan
 from grasp6d_core.execution.planning_scene import Box, SceneGeometry, SceneParams, fit_scene
+from grasp6d_core.hand import PANDA
 from grasp6d_core.rotations import rotation_to_quaternion
 
 REQUIRED_PACKAGES = ("moveit_msgs", "control_msgs", "shape_msgs")
@@ -66,7 +67,8 @@ class MoveItSettings:
     apply_planning_scene_service: str = "/apply_planning_scene"
     get_planning_scene_service: str = "/get_planning_scene"
     touch_links: tuple = ("panda_hand", "panda_leftfinger", "panda_rightfinger")  # may touch the target
-    open_width: float = 0.08
+    open_width: float = PANDA.max_opening      # opening before the approach [m]
+    max_opening: float = PANDA.max_opening     # the hand's widest opening (its description): commands are capped
 
 
 def pose_goal_spec(pose: np.ndarray, settings: MoveItSettings) -> dict:
@@ -86,7 +88,8 @@ def pose_goal_spec(pose: np.ndarray, settings: MoveItSettings) -> dict:
 
 
 def gripper_goal_spec(width: float, settings: MoveItSettings) -> dict:
-    width = float(np.clip(width, 0.0, 0.1))
+    """A GripperCommand for an opening of ``width`` metres, capped to the hand's ``max_opening``."""
+    width = float(np.clip(width, 0.0, settings.max_opening))
     return {"position": width / settings.fingers, "max_effort": settings.gripper_max_effort}
 
 
@@ -211,6 +214,11 @@ class MoveItBackend:
         self._active = False           # an attempt is running (cancel() has something to stop)
         self._handle = None            # the goal being executed, for cancel()
         self._cancel = threading.Event()
+
+    def destroy_action_clients(self) -> None:
+        """Before the node is destroyed (it leaves action clients alone, and they keep it in the ROS graph)."""
+        self._arm.destroy()
+        self._hand.destroy()
 
     def _on_cloud(self, msg) -> None:
         self._cloud = msg
@@ -351,9 +359,10 @@ class MoveItBackend:
         self._apply_diff(scene, "remove the objects added for this grasp")
 
     # -- one attempt --------------------------------------------------------------------------------------
-    def execute_plan(self, plan: GraspPlan) -> StageResult:
+    def execute_plan(self, plan: GraspPlan, control: StageControl = NO_CONTROL) -> StageResult:
         """pregrasp -> approach (fingers may touch the target) -> close -> target attached -> lift -> retreat,
-        inside a planning scene holding the table and the objects; the scene is cleaned up whatever happens."""
+        inside a planning scene holding the table and the objects; the scene is cleaned up whatever happens.
+        ``control`` hears the stages and stops the run between two of them; :meth:`cancel` stops it mid-motion."""
         with self._lock:
             self._active = True
             self._cancel.clear()
@@ -379,8 +388,9 @@ class MoveItBackend:
                 state["stage"] = stage
                 return self.grip(stage, width)
 
-            result = run_plan(plan, move, grip, self.settings.open_width)   # a Cancelled ends it as a failed stage
-            if self._cancel.is_set():
+            # a Cancelled ends it as a failed stage
+            result = run_plan(plan, move, grip, self.settings.open_width, control)
+            if self._cancel.is_set() and not (result.success or result.cancelled):
                 return StageResult(False, result.stage, f"{result.stage} cancelled: {result.message}", cancelled=True)
             return result
         finally:

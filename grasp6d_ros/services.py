@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 
-def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: float = 3.0):
+def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: float = 3.0,
+                    stop_requested: Callable[[], bool] | None = None):
     """Call a service whose node another thread spins; re-send a request that got no answer; raise on timeout.
+    ``stop_requested``: polled while waiting for the answer; when it says so the call is given up and None returned.
 
     ``wait_for_service`` only tells that the request topic matched; right after discovery the server's
     response writer may not yet have matched this client's reader, and that first response is then lost
@@ -19,6 +22,9 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
         future = client.call_async(request)
         attempt_end = min(time.monotonic() + attempt_timeout, deadline)
         while not future.done() and time.monotonic() < attempt_end:
+            if stop_requested is not None and stop_requested():
+                client.remove_pending_request(future)
+                return None
             time.sleep(0.02)
         if future.done():
             return future.result()

@@ -1,4 +1,6 @@
 """Demo runner pieces: ranked table, picture, node discovery from launch specs, nodes built from specs."""
+import re
+
 import numpy as np
 import pytest
 from rclpy.node import Node
@@ -53,6 +55,11 @@ def test_demo_sim_source_end_to_end(tmp_path, capsys):
     assert run(tmp_path, timeout=60, source="sim") == 0
     out = capsys.readouterr().out
     assert "executed: success=True" in out and "   1 " in out and "position [world]" in out
+    # the pick went through the Pick action: its feedback lines as they came, then the result
+    picks = [line for line in out.splitlines() if line.startswith("pick: ")]
+    assert picks[0] == "pick: stage=detect" and re.fullmatch(r"pick: stage=retreat attempt=\d+ grasp score=[\d.]+",
+                                                               picks[-1]), picks
+    assert out.index(picks[-1]) < out.index("executed: success=True")
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(tuple("123456789"))
             and "(" in line and "success" not in line]
     assert rows and any(int(row[-1]) >= 1 for row in rows)     # object_id filled by the segmentation
@@ -117,10 +124,17 @@ def test_demo_picks_with_the_franka_hand_filter(tmp_path):
     """`make demo`'s graph as shipped: detector_node keeps the grasps the sim executor's Franka hand can take
     (hand_filter: panda), and the executed pick lifts an object. (In this process; through ros2 launch:
     test_app_ros2cli.py.)"""
+    from action_msgs.msg import GoalStatus
+
     from grasp6d_ros.demo import run_graph
     result = run_graph(tmp_path, timeout=120, runner="in-process")
     assert result.detection.success and len(result.detection.grasps.grasps) >= 1, result.detection.message
     assert result.outcome.success and result.outcome.stage == "retreat", result.outcome.message
+    # through the Pick action: detect, then every stage of the executed attempt, which is the result's grasp
+    stages = [f.stage for f in result.feedback]
+    assert result.status == GoalStatus.STATUS_SUCCEEDED and stages[0] == "detect"
+    assert stages[-5:] == ["pregrasp", "approach", "close", "lift", "retreat"], stages
+    assert result.outcome.grasp == result.feedback[-1].grasp and result.outcome.grasp.score > 0
 
 
 def test_demo_uses_the_learned_detector_when_its_weights_exist(tmp_path, capsys):

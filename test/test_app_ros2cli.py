@@ -324,14 +324,17 @@ def recording_driver(context, depth_topic: str, info_topic: str):
 
 
 def test_make_demo_runs_the_graph_through_ros2_launch(ros2_env, tmp_path):
-    """`make demo`'s command: with launch installed it starts the README's launch, detects, draws, picks once,
-    and stops the launch with Ctrl-C (exit 0 = picked, 2 = the pick failed; both ran the whole graph)."""
+    """`make demo`'s command: with launch installed it starts the README's launch, detects, draws, picks once
+    through the Pick action, and stops the launch with Ctrl-C (exit 0 = picked, 2 = the pick failed; both ran the
+    whole graph)."""
     import sys
     run = subprocess.run([sys.executable, "-m", "grasp6d_ros.demo", "--out", str(tmp_path)], env=ros2_env,
                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     out = run.stdout
     assert f"started `{LAUNCH}`" in out, out + run.stderr
     assert run.returncode in (0, 2) and re.search(r"executed: success=(True|False) stage=(\w+)", out), out + run.stderr
+    # picked through the Pick action of the launched executor_node: its feedback lines, then the result
+    assert "pick: stage=detect" in out and re.search(r"pick: stage=pregrasp attempt=1 grasp score=[\d.]+", out), out
     assert "ros2 launch stopped with Ctrl-C, exit code 0" in out and "   1 " in out, out
     assert (tmp_path / "grasps.png").stat().st_size > 10_000 and (tmp_path / "run.mcap").stat().st_size > 10_000
     assert "Traceback" not in (tmp_path / "launch.log").read_text()

@@ -12,6 +12,7 @@ from rclpy.parameter import Parameter
 from scipy.spatial.transform import Rotation
 
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.hand import load_hand
 from grasp6d_core.rotations import grasp_rotation
 from grasp6d_ros.conversions import grasp_group_to_msg
 from grasp6d_ros.executor_node import ExecutorNode
@@ -145,7 +146,11 @@ def test_moveit_request_building_as_plain_data(monkeypatch):
     q = spec["orientation"]
     np.testing.assert_allclose(Rotation.from_quat(q).as_matrix(), pose[:3, :3], atol=1e-9)
     assert gripper_goal_spec(0.08, settings) == {"position": pytest.approx(0.04), "max_effort": 20.0}
-    assert gripper_goal_spec(0.5, settings)["position"] == pytest.approx(0.05)   # clamped to the hand's 0.10 m
+    # capped to the hand's widest opening, from its description (the Panda's 8 cm by default), not a fixed 10 cm
+    assert gripper_goal_spec(0.5, settings)["position"] == pytest.approx(0.04)
+    robotiq = MoveItSettings(max_opening=load_hand("robotiq_2f_85").max_opening)
+    assert gripper_goal_spec(0.5, robotiq)["position"] == pytest.approx(0.0425)
+    assert gripper_goal_spec(-1.0, robotiq)["position"] == 0.0
     with pytest.raises(ValueError, match="finite 4x4"):
         pose_goal_spec(np.full((4, 4), np.nan), settings)
     _hide_moveit_packages(monkeypatch)

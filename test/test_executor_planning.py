@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from grasp6d_core.execution import (PlannerConfig, StageResult, attempt_runner, choose_symmetric_variant,
-                                    execute_ranked, hand_rotation, plan_grasp, plan_grasps, run_plan)
+from grasp6d_core.execution import (STAGES, PlannerConfig, StageControl, StageResult, attempt_runner,
+                                    choose_symmetric_variant, execute_ranked, hand_rotation, plan_grasp, plan_grasps,
+                                    run_plan)
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.rotations import grasp_rotation
 
@@ -116,9 +117,9 @@ def test_attempt_runner_uses_the_backends_attempt_hook_only_when_it_has_one():
     assert plain.log == ["grip:pregrasp:0.06", "pregrasp", "approach", "grip:close:0.00", "lift", "retreat"]
 
     class WrappingArm(LoggingBackend):   # set-up / clean-up around the one sequence, as MoveIt's planning scene
-        def execute_plan(self, plan):
+        def execute_plan(self, plan, control):
             self.log.append("set-up")
-            result = run_plan(plan, self.move, self.grip, 0.07)
+            result = run_plan(plan, self.move, self.grip, 0.07, control)
             self.log.append("clean-up")
             return result
     wrapping = WrappingArm()
@@ -143,3 +144,50 @@ def test_execute_ranked_falls_back_only_on_safe_stages():
     # a cancelled approach is not a failed approach: the next grasp is not tried
     outcome = execute_ranked(plans, lambda p: StageResult(False, "approach", "cancelled", cancelled=True), max_attempts=3)
     assert not outcome.success and outcome.stage == "approach" and len(outcome.attempts) == 1
+
+
+def test_stage_control_hears_each_stage_once_and_stops_only_between_steps():
+    plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
+    heard = []
+    backend = LoggingBackend()
+    assert run_plan(plan, backend.move, backend.grip, control=StageControl(on_stage=heard.append)).success
+    assert heard == list(STAGES)         # the open grip and the pre-grasp move are one stage
+    for stop_after in ("pregrasp", "approach", "close"):
+        heard, backend = [], LoggingBackend()
+        control = StageControl(on_stage=heard.append, stop_requested=lambda: bool(heard) and heard[-1] == stop_after
+                               and backend.log[-1] in (stop_after, f"grip:{stop_after}:0.00"))
+        result = run_plan(plan, backend.move, backend.grip, control=control)
+        # the step under way finished; nothing after it started
+        assert result.cancelled and not result.success and result.stage == stop_after, result
+        assert result.message == f"cancelled after {stop_after}" and heard[-1] == stop_after
+    result = run_plan(plan, backend.move, backend.grip, control=StageControl(stop_requested=lambda: True))
+    assert result.cancelled and result.stage == "none" and result.message == "cancelled before the first stage"
+
+
+def test_execute_ranked_announces_attempts_and_stops_between_them():
+    plans = [plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig(), rank=r) for r in range(3)]
+    announced, stop = [], []
+    control = StageControl(on_attempt=lambda number, plan: announced.append((number, plan.rank)),
+                           stop_requested=lambda: bool(stop))
+
+    def fail_then_ask_to_stop(plan):
+        stop.append(True)        # a cancel that arrives while attempt 1 fails at its approach
+        return StageResult(False, "approach", "approach failed: no plan")
+    outcome = execute_ranked(plans, fail_then_ask_to_stop, max_attempts=3, control=control)
+    assert announced == [(1, 0)] and len(outcome.attempts) == 1
+    assert outcome.cancelled and not outcome.success and outcome.stage == "approach"
+    assert outcome.message.startswith("cancelled before the next grasp; grasp #1: approach failed")
+
+
+def test_a_parkable_backend_is_parked_after_a_cancelled_attempt_only():
+    plan = plan_grasp(_top_down_pose(), 0.05, 0.02, PlannerConfig())
+
+    class ParkingArm(LoggingBackend):
+        def park(self):
+            self.log.append("park")
+    arm = ParkingArm()
+    assert attempt_runner(arm, 0.06)(plan).success and "park" not in arm.log
+    stops = iter([False, False, False, True])        # after the open grip, the pre-grasp and the approach
+    result = attempt_runner(arm, 0.06, StageControl(stop_requested=lambda: next(stops)))(plan)
+    assert result.cancelled and result.stage == "approach"
+    assert arm.log[-3:] == ["pregrasp", "approach", "park"]

@@ -20,7 +20,7 @@ def test_package_xml_declares_what_the_code_imports():
     assert "rosidl_interface_packages" in [g.name for g in package.member_of_groups]
     runtime = {d.name for d in package.exec_depends + package.build_export_depends}
     for needed in ("rclpy", "sensor_msgs", "geometry_msgs", "std_msgs", "std_srvs", "visualization_msgs",
-                   "rosidl_default_runtime", "tf2_ros"):
+                   "rosidl_default_runtime", "tf2_ros", "action_msgs"):
         assert needed in runtime, needed
     assert all("@" in m.email for m in package.maintainers)
 
@@ -31,6 +31,7 @@ def test_installed_tree_imports_outside_the_source_checkout(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                         if p and Path(p).resolve() != REPO)
     code = ("import grasp6d_ros, grasp6d_core; from grasp6d_ros.srv import DetectGrasps, ExecuteGrasp; "
+            "from grasp6d_ros.action import Pick; "
             "from grasp6d_ros.msg import Grasp6DArray; from grasp6d_ros import conversions; "
             "print(grasp6d_ros.__path__[0]); print(grasp6d_core.__file__)")
     out = subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
