@@ -6,7 +6,8 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import Trigger
 
-from grasp6d_core.sensing.synthetic import REALSENSE_640, TabletopScene, overhead_pose
+from grasp6d_core.camera import REALSENSE_640
+from grasp6d_core.sensing.synthetic import TabletopScene, overhead_pose
 from grasp6d_ros.conversions import intrinsics_to_camera_info, metres_to_depth_image
 from grasp6d_ros.tsdf_node import INACTIVE, TSDFNode
 from ros_helpers import call_service, spinning, wait_for
