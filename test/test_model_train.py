@@ -94,6 +94,50 @@ def test_batched_loss_is_the_mean_of_single_cloud_losses(tiny_root, tiny_config)
     assert abs(one_a["La"] - one_b["La"]) > 1e-4     # the two clouds differ, so the mean is a real check
 
 
+def _amax_depth_pool(h, inside, x, depths):
+    """The per-depth pooling depth_pool replaced: masked amax, whose backward splits the gradient over ties."""
+    return torch.stack([(h * (inside & (x <= depth))[..., None]).amax(dim=2) for depth in depths], dim=2)
+
+
+def test_depth_pool_gives_the_loss_and_gradients_of_the_amax_pooling(tiny_root, tiny_config, monkeypatch):
+    """The training step's pooling (winners found without grad, one gather) against the masked amax it replaced,
+    on one fixed batch of two clouds: the same loss terms and the same gradient for every parameter."""
+    from grasp6d_core.data.loader import GraspNetDataset
+    from grasp6d_core.model import grouping
+    from grasp6d_core.model.config import load_config
+    from grasp6d_core.model.network import GraspNet6D
+    from grasp6d_core.model.trainer import collate, forward_and_loss
+    data = GraspNetDataset(tiny_root, scenes=[0], num_points=3000)
+    batch = collate([data[0], data[1]])
+    torch.manual_seed(0)
+    net = GraspNet6D(load_config(tiny_config))
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+
+    def loss_and_grads():
+        net.load_state_dict(state)   # batch-norm running statistics restart too
+        net.zero_grad(set_to_none=True)
+        loss, terms, _ = forward_and_loss(net.train(), batch, np.random.default_rng(0))
+        loss.backward()
+        return terms, {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+
+    terms, grads = loss_and_grads()
+    depth_pool = grouping.depth_pool
+    monkeypatch.setattr(grouping, "depth_pool", _amax_depth_pool)
+    ref_terms, ref_grads = loss_and_grads()
+    assert terms == pytest.approx(ref_terms, rel=1e-5, abs=1e-7)
+    assert grads.keys() == ref_grads.keys() and any(n.startswith("grouping.fc2") for n in grads)
+    for name, g in grads.items():
+        torch.testing.assert_close(g, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    # Values are bitwise the reference's, with autograd (gathered winners) and without (inference).
+    h, inside = torch.rand(2, 300, 16, 4), torch.rand(2, 300, 16) > 0.3   # 600 seeds: more than one block
+    x = torch.rand(2, 300, 16) * 0.1 - 0.02        # the first bin is often empty
+    depths = torch.tensor([0.01, 0.02, 0.03, 0.04])
+    expected = _amax_depth_pool(h, inside, x, depths)
+    assert torch.equal(depth_pool(h.requires_grad_(), inside, x, depths).detach(), expected)
+    with torch.no_grad():
+        assert torch.equal(depth_pool(h, inside, x, depths), expected)
+
+
 def test_torchrun_two_processes_match_one_process(tiny_root, tiny_config, tmp_path):
     """Two CPU ranks (gloo) on a global batch of 2 hold bitwise-identical weights and log the loss a single
     process computes for the same global batch (--micro-batch 1: batch-norm statistics per cloud, as each rank
