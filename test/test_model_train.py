@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_train")
-    assert main(["synth", "--out", str(root), "--split", "train", "--scenes", "1", "--views", "2", "--seed", "5",
+    # 4 views: a batch of 4 (the killed-run test) needs 4 images
+    assert main(["synth", "--out", str(root), "--split", "train", "--scenes", "1", "--views", "4", "--seed", "5",
                  "--objects", "2-2", "--object-ids", "0,1", "--label-points", "128", "--no-text-sdf",
                  "--quiet"]) == 0
     return root
@@ -45,9 +46,9 @@ def test_cache_command_reuses_rebuilds_and_invalidates(tiny_root, tiny_config, t
     cache = tmp_path / "cache"
     args = ["cache", "--data", str(tiny_root), "--scenes", "0", "--cache-dir", str(cache), "--config", str(tiny_config)]
     assert main(args) == 0
-    assert "2 images built, 0 already cached" in capsys.readouterr().out
+    assert "4 images built, 0 already cached" in capsys.readouterr().out
     assert main(args) == 0
-    assert "0 images built, 2 already cached" in capsys.readouterr().out
+    assert "0 images built, 4 already cached" in capsys.readouterr().out
     ds = GraspNetDataset(tiny_root, scenes=[0], num_points=3000, cache=cache)
     fresh = ds.preprocess(*ds.items[0])
     cached = ds.light_item(0)
@@ -94,6 +95,50 @@ def test_batched_loss_is_the_mean_of_single_cloud_losses(tiny_root, tiny_config)
     assert abs(one_a["La"] - one_b["La"]) > 1e-4     # the two clouds differ, so the mean is a real check
 
 
+def _amax_depth_pool(h, inside, x, depths):
+    """The per-depth pooling depth_pool replaced: masked amax, whose backward splits the gradient over ties."""
+    return torch.stack([(h * (inside & (x <= depth))[..., None]).amax(dim=2) for depth in depths], dim=2)
+
+
+def test_depth_pool_gives_the_loss_and_gradients_of_the_amax_pooling(tiny_root, tiny_config, monkeypatch):
+    """The training step's pooling (winners found without grad, one gather) against the masked amax it replaced,
+    on one fixed batch of two clouds: the same loss terms and the same gradient for every parameter."""
+    from grasp6d_core.data.loader import GraspNetDataset
+    from grasp6d_core.model import grouping
+    from grasp6d_core.model.config import load_config
+    from grasp6d_core.model.network import GraspNet6D
+    from grasp6d_core.model.trainer import collate, forward_and_loss
+    data = GraspNetDataset(tiny_root, scenes=[0], num_points=3000)
+    batch = collate([data[0], data[1]])
+    torch.manual_seed(0)
+    net = GraspNet6D(load_config(tiny_config))
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+
+    def loss_and_grads():
+        net.load_state_dict(state)   # batch-norm running statistics restart too
+        net.zero_grad(set_to_none=True)
+        loss, terms, _ = forward_and_loss(net.train(), batch, np.random.default_rng(0))
+        loss.backward()
+        return terms, {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+
+    terms, grads = loss_and_grads()
+    depth_pool = grouping.depth_pool
+    monkeypatch.setattr(grouping, "depth_pool", _amax_depth_pool)
+    ref_terms, ref_grads = loss_and_grads()
+    assert terms == pytest.approx(ref_terms, rel=1e-5, abs=1e-7)
+    assert grads.keys() == ref_grads.keys() and any(n.startswith("grouping.fc2") for n in grads)
+    for name, g in grads.items():
+        torch.testing.assert_close(g, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    # Values are bitwise the reference's, with autograd (gathered winners) and without (inference).
+    h, inside = torch.rand(2, 300, 16, 4), torch.rand(2, 300, 16) > 0.3   # 600 seeds: more than one block
+    x = torch.rand(2, 300, 16) * 0.1 - 0.02        # the first bin is often empty
+    depths = torch.tensor([0.01, 0.02, 0.03, 0.04])
+    expected = _amax_depth_pool(h, inside, x, depths)
+    assert torch.equal(depth_pool(h.requires_grad_(), inside, x, depths).detach(), expected)
+    with torch.no_grad():
+        assert torch.equal(depth_pool(h, inside, x, depths), expected)
+
+
 def test_torchrun_two_processes_match_one_process(tiny_root, tiny_config, tmp_path):
     """Two CPU ranks (gloo) on a global batch of 2 hold bitwise-identical weights and log the loss a single
     process computes for the same global batch (--micro-batch 1: batch-norm statistics per cloud, as each rank
@@ -128,38 +173,51 @@ def test_torchrun_two_processes_match_one_process(tiny_root, tiny_config, tmp_pa
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(tiny_root, tiny_config, tmp_path):
-    out = tmp_path / "run"
-    common = ["--config", str(tiny_config), "--data", str(tiny_root), "--out", str(out), "--train-scenes", "0",
-              "--val-scenes", "", "--batch-size", "2", "--ckpt-every", "1", "--threads", "1", "--workers", "1",
+    """A run with batch 4, loader workers and a checkpoint every 2 steps is killed (SIGKILL) mid-run: it has lost
+    less than one checkpoint interval, and the resumed run continues the same data order — its steps log the
+    losses an uninterrupted run logs."""
+    every = 2
+    common = ["--config", str(tiny_config), "--data", str(tiny_root), "--train-scenes", "0", "--val-scenes", "",
+              "--batch-size", "4", "--ckpt-every", str(every), "--threads", "1", "--workers", "1",
               "--cache-dir", str(tmp_path / "cache")]
-    proc = subprocess.Popen([sys.executable, "-m", "grasp6d_core.cli", "train", "--steps", "50"] + common,
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    saved = 0
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "grasp6d_core.cli", "train", "--steps", "50", "--out", str(out)]
+                            + common, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logged = lambda: [r["step"] for r in _rows(out, "train")] if (out / "log.jsonl").is_file() else []
     try:
         deadline = time.time() + 120
-        while saved < 2 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            if (out / "last.pt").is_file():
-                saved = int(torch.load(out / "last.pt", weights_only=True)["step"])
+        while len(logged()) < 2 * every + 1 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert saved >= 2
+    done = max(logged(), default=0)           # the log is flushed every step
     saved = int(torch.load(out / "last.pt", weights_only=True)["step"])  # checkpoints hold plain types only
-    assert main(["train", "--steps", str(saved + 1), "--resume"] + common) == 0
+    assert 2 * every <= done < 50 and 0 <= done - saved < every
+    assert main(["train", "--steps", str(saved + every), "--resume", "--out", str(out)] + common) == 0
     # Rows logged after the last checkpoint of the killed run are dropped, so every step appears once.
-    assert [r["step"] for r in _rows(out, "train")] == list(range(1, saved + 2))
+    assert logged() == list(range(1, saved + every + 1))
+    straight = tmp_path / "straight"
+    assert main(["train", "--steps", str(saved + every), "--out", str(straight)] + common) == 0
+    for resumed, uninterrupted in zip(_rows(out, "train")[saved:], _rows(straight, "train")[saved:], strict=True):
+        assert resumed["loss"] == pytest.approx(uninterrupted["loss"], rel=1e-5)
 
 
 def test_bench_train_reports_both_paths_on_the_same_images(tiny_root, tiny_config, capsys):
     """The README's `grasp6d bench train --json` on a tiny root (the speed target is checked on the full config
-    by running the bench, not here): both rates, their ratio, peak RSS and the settings."""
+    by running the bench, not here): the rates of the new path, of the baseline on its own 2 threads and on the
+    new path's 1, their ratios, peak RSS, load and the settings."""
     assert main(["bench", "train", "--json", "--data", str(tiny_root), "--config", str(tiny_config), "--samples", "2",
                  "--rounds", "1", "--batch-size", "2", "--workers", "0", "--threads", "1"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["speedup"] == pytest.approx(figures["samples_per_s"] / figures["baseline_samples_per_s"], rel=0.02)
+    assert figures["speedup_same_threads"] == pytest.approx(
+        figures["samples_per_s"] / figures["baseline_same_threads_samples_per_s"], rel=0.02)
+    assert sorted(figures["per_round"]) == ["baseline", "baseline_same_threads", "new"]
+    assert all(len(rates) == 1 for rates in figures["per_round"].values()) and len(figures["load_average"]) == 2
     assert figures["peak_rss_mb"] > 100 and figures["settings"]["images"] == 2
     assert figures["settings"]["batch_size"] == 2 and figures["settings"]["num_points"] == 3000
+    assert (figures["settings"]["threads"], figures["settings"]["baseline_threads"]) == (1, 2)
 
 
 def test_amp_config_is_ignored_on_cpu_with_a_log_line(tiny_root, tiny_config, tmp_path, capsys):
@@ -201,6 +259,21 @@ def test_train_flags_map_onto_train_config_with_the_same_defaults():
     assert parse("--no-cache", "--no-augment", "--batch-size", "4", "--epochs", "2.5") == TrainConfig(
         data="d", out="o", cache=False, augment=False, batch_size=4, epochs=2.5)
     assert parse("--cache-dir", "c").cache_folder() == Path("c") and parse().cache_folder() == Path("d/.grasp6d_cache")
+
+
+def test_default_threads_leave_a_core_to_each_loader_worker(monkeypatch):
+    """Without --threads a training process takes the cores left after its loader workers (more oversubscribed
+    the cores: 4-5x slower steps on 2 shared cores), split between the torchrun processes of the machine."""
+    from grasp6d_core.model.train_config import TrainConfig
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    config = TrainConfig(data="d", out="o")
+    assert config.threads is None and config.torch_threads() == 7            # 8 cores, 1 loader worker
+    assert config.torch_threads(processes_here=2) == 3                        # torchrun: 4 cores per process
+    assert config.torch_threads(workers=0) == 8                               # the prior stage loads in-process
+    assert config.replace(workers=12).torch_threads() == 1
+    assert config.replace(threads=2).torch_threads() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert config.torch_threads() == 1                                         # this machine's 2 cores
 
 
 @pytest.mark.parametrize("change, words", [

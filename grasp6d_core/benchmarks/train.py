@@ -1,7 +1,9 @@
 """Training throughput: the training path (cached preprocessing, B clouds per step in one sparse tensor,
-DataLoader workers) against the batch-1 uncached path (every image decoded and preprocessed from its PNGs,
-one cloud per step, one loader worker as the old trainer's prefetch thread), on the same images, in the
-same run, alternating rounds so a change of machine load hits both."""
+DataLoader workers, the trainer's default torch threads) against the batch-1 uncached path (every image decoded
+and preprocessed from its PNGs, one cloud per step, one loader worker as the old trainer's prefetch thread,
+the old trainer's 2 torch threads), on the same images, in the same run, alternating rounds so a change of
+machine load hits every path. The baseline is timed a second time with the new path's thread count, so the
+gain of the thread default and that of the rest are reported apart."""
 from __future__ import annotations
 
 import argparse
@@ -21,13 +23,15 @@ class TrainBenchmark:
     config: str = "cpu"          # model config (its num_points is used)
     batch_size: int = 4          # clouds per step on the new path
     workers: int = 1             # loader workers on the new path
-    threads: int = 2             # torch threads of the training process
+    threads: int | None = None   # torch threads of the new path; None = the trainer's default for `workers`
+    baseline_threads: int = 2    # torch threads of the baseline: the old trainer's default
     samples: int = 8             # clouds timed per path and round
     rounds: int = 2              # alternating rounds of each path
 
     def __post_init__(self) -> None:
         require_one_of(self, "camera", CAMERAS)
-        require_at_least(self, {"batch_size": 1, "workers": 0, "threads": 1, "samples": 1, "rounds": 1})
+        require_at_least(self, {"batch_size": 1, "workers": 0, "threads": 1, "baseline_threads": 1, "samples": 1,
+                                "rounds": 1})
 
 
 SETTINGS = TrainBenchmark
@@ -42,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=d.config, help="model config (its num_points is used)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="clouds per step on the new path")
     parser.add_argument("--workers", type=int, default=d.workers, help="loader workers on the new path")
-    parser.add_argument("--threads", type=int, default=d.threads, help="torch threads of the training process")
+    parser.add_argument("--threads", type=int, default=d.threads,
+                        help="torch threads of the new path (default: the trainer's, the cores left after the workers)")
+    parser.add_argument("--baseline-threads", type=int, default=d.baseline_threads,
+                        help="torch threads of the baseline (the old trainer's default)")
     parser.add_argument("--samples", type=int, default=d.samples, help="clouds timed per path and round")
     parser.add_argument("--rounds", type=int, default=d.rounds, help="alternating rounds of each path")
 
@@ -58,11 +65,16 @@ def default_root():
     return root
 
 
-def _timed(model, optimizer, dataset, batch: int, workers: int, samples: int, rng) -> float:
-    """Seconds for ``samples`` clouds (after one untimed warm-up batch that starts the workers)."""
+def _timed(model, optimizer, dataset, batch: int, workers: int, threads: int, samples: int, rng) -> float:
+    """Seconds per cloud for ``samples`` clouds on ``threads`` torch threads (after one untimed warm-up batch
+    that starts the workers)."""
     import time
+
+    import torch
+
     from grasp6d_core.model.train_loop import batch_loader
     from grasp6d_core.model.trainer import collate, train_step
+    torch.set_num_threads(threads)
     steps = max(1, samples // batch)
     order = [i % len(dataset) for i in range((steps + 1) * batch)]
     loader = iter(batch_loader(dataset, batch, order, workers))
@@ -75,6 +87,7 @@ def _timed(model, optimizer, dataset, batch: int, workers: int, samples: int, rn
 
 
 def run(settings: TrainBenchmark) -> dict:
+    import os
     import resource
     import tempfile
     import time
@@ -86,10 +99,10 @@ def run(settings: TrainBenchmark) -> dict:
     from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.config import load_config
     from grasp6d_core.model.network import GraspNet6D
-    from grasp6d_core.model.train_config import scene_ids
+    from grasp6d_core.model.train_config import default_threads, scene_ids
     from grasp6d_core.model.train_loop import existing_scenes
 
-    torch.set_num_threads(settings.threads)
+    threads = settings.threads or default_threads(settings.workers)
     torch.manual_seed(0)
     root = Path(settings.data) if settings.data else default_root()
     cfg = load_config(settings.config)
@@ -97,6 +110,7 @@ def run(settings: TrainBenchmark) -> dict:
     ids = existing_scenes(root, scene_ids(settings.scenes, "scenes"), settings.camera)
     if not ids:
         raise FileNotFoundError(f"data {root}: none of scenes {settings.scenes} exist for camera {settings.camera}")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="grasp6d-bench-cache-") as cache_dir:
         uncached = GraspNetDataset(root, settings.camera, scenes=ids, num_points=num_points, augment=True)
         cached = GraspNetDataset(root, settings.camera, scenes=ids, num_points=num_points, augment=True, cache=cache_dir)
@@ -108,18 +122,30 @@ def run(settings: TrainBenchmark) -> dict:
         model = GraspNet6D(cfg)
         optimizer = torch.optim.Adam(model.parameters(), 1e-3)
         rng = np.random.default_rng(0)
-        for ds in (cached, uncached):  # the same images on both paths
+        for ds in (cached, uncached):  # the same images on all paths
             ds.items = ds.items[:images]
-        base, new = [], []
+        paths = {"baseline": (uncached, 1, 1, settings.baseline_threads),
+                 "new": (cached, settings.batch_size, settings.workers, threads)}
+        if threads != settings.baseline_threads:
+            paths["baseline_same_threads"] = (uncached, 1, 1, threads)
+        rates: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(settings.rounds):
-            base.append(_timed(model, optimizer, uncached, 1, 1, settings.samples, rng))
-            new.append(_timed(model, optimizer, cached, settings.batch_size, settings.workers, settings.samples, rng))
-    base_rate, new_rate = 1.0 / float(np.mean(base)), 1.0 / float(np.mean(new))
+            for name, (ds, batch, workers, n) in paths.items():
+                rates[name].append(1.0 / _timed(model, optimizer, ds, batch, workers, n, settings.samples, rng))
+    # A path's rate over the rounds: the inverse of its mean time per cloud.
+    rate = {name: 1.0 / float(np.mean([1.0 / r for r in values])) for name, values in rates.items()}
+    same = rate.get("baseline_same_threads", rate["baseline"])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"samples_per_s": round(new_rate, 3), "baseline_samples_per_s": round(base_rate, 3),
-            "speedup": round(new_rate / base_rate, 2), "peak_rss_mb": round(rss / 1024, 1),
-            "cache_build_s_per_image": round(cache_build_s, 2),
+    figure = lambda x: float(f"{x:.4g}")   # significant digits: a slow path's rate is far below 1
+    return {"samples_per_s": figure(rate["new"]), "baseline_samples_per_s": figure(rate["baseline"]),
+            "speedup": round(rate["new"] / rate["baseline"], 2),
+            "baseline_same_threads_samples_per_s": figure(same),
+            "speedup_same_threads": round(rate["new"] / same, 2),
+            "per_round": {name: [figure(r) for r in values] for name, values in rates.items()},
+            "peak_rss_mb": round(rss / 1024, 1), "cache_build_s_per_image": round(cache_build_s, 2),
+            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "settings": {"config": cfg["name"], "num_points": num_points, "batch_size": settings.batch_size,
-                         "workers": settings.workers, "threads": settings.threads, "images": images,
+                         "workers": settings.workers, "threads": threads,
+                         "baseline_threads": settings.baseline_threads, "images": images,
                          "samples_per_round": settings.samples, "rounds": settings.rounds, "augment": True,
                          "baseline": "batch 1, uncached, 1 loader worker", "root": str(root)}}

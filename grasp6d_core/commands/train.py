@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="Adam learning rate (also set on --resume)")
     parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
     parser.add_argument("--device", default=TrainConfig.device, choices=DEVICES)
-    parser.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch CPU threads (per process)")
+    parser.add_argument("--threads", type=int, default=TrainConfig.threads,
+                        help="torch CPU threads per process (default: the cores left after the loader workers, >= 1)")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every, help="steps between validations")
     parser.add_argument("--val-images", type=int, default=TrainConfig.val_images, help="validation images per validation")

@@ -19,6 +19,7 @@ class Distributed:
     rank: int
     world: int
     device: torch.device
+    local_world: int = 1     # processes of this run on this machine (they share its cores)
 
     @classmethod
     def from_env(cls, device: str = "cpu") -> "Distributed":
@@ -34,7 +35,7 @@ class Distributed:
             dev = torch.device("cpu")
         if world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if device == "cuda" else "gloo")
-        return cls(rank, world, dev)
+        return cls(rank, world, dev, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world == 1:

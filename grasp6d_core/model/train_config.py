@@ -38,6 +38,14 @@ def scenes_text(value: str | Sequence[int]) -> str:
     return value if isinstance(value, str) else ",".join(str(v) for v in value)
 
 
+def default_threads(workers: int, processes_here: int = 1) -> int:
+    """Torch threads of a training process by default: the cores it may run on (its affinity mask, e.g. a
+    container's share), split over ``processes_here`` training processes, less one per loader worker; >= 1."""
+    import os
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, processes_here) - workers)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. ``data`` is a GraspNet-format root, ``out`` the run folder (checkpoints, log.jsonl,
@@ -60,7 +68,7 @@ class TrainConfig:
     lr: float = 1e-3                                 # Adam learning rate (also set on resume)
     num_points: int | None = None                    # points per cloud; None = the model config's
     device: str = "cpu"                              # cpu | cuda
-    threads: int = 2                                 # torch CPU threads per process
+    threads: int | None = None                       # torch CPU threads per process; None = torch_threads()
     seed: int = 0
     val_every: int = 200                             # steps between validations
     val_images: int = 8                              # validation images per validation
@@ -101,6 +109,15 @@ class TrainConfig:
 
     def val_ids(self) -> list[int]:
         return scene_ids(self.val_scenes, "val_scenes")
+
+    def torch_threads(self, processes_here: int = 1, workers: int | None = None) -> int:
+        """``threads``, or by default the cores each of ``processes_here`` training processes has left once its
+        ``workers`` loader processes (default: the config's) have one each — at least 1. More threads than free
+        cores made every parallel op wait for a descheduled thread: on 2 shared cores a step with 2 threads and
+        a loader worker took 4-5x as long as with 1 (docs/model.md, "Training speed")."""
+        if self.threads is not None:
+            return self.threads
+        return default_threads(self.workers if workers is None else workers, processes_here)
 
     def cache_folder(self) -> Path | None:
         """Where preprocessed images are kept (None = no cache)."""

@@ -111,7 +111,7 @@ def _train(settings: TrainConfig, dist) -> None:
     from grasp6d_core.model.network import GraspNet6D
     from grasp6d_core.model.trainer import collate, train_step, validation_terms
 
-    torch.set_num_threads(max(1, settings.threads))
+    torch.set_num_threads(settings.torch_threads(dist.local_world))
     torch.manual_seed(settings.seed)
     cfg = load_config(settings.config)
     root, out = settings.data, settings.out
@@ -261,7 +261,7 @@ def train_prior_stage(settings: TrainConfig) -> None:
     from grasp6d_core.model.contact_prior import train_prior
     from grasp6d_core.data.loader import GraspNetDataset
 
-    torch.set_num_threads(max(1, _checked(settings).threads))
+    torch.set_num_threads(_checked(settings).torch_threads(workers=0))   # this stage loads in the process
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     root, out = settings.data, settings.out
