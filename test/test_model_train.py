@@ -261,19 +261,18 @@ def test_train_flags_map_onto_train_config_with_the_same_defaults():
     assert parse("--cache-dir", "c").cache_folder() == Path("c") and parse().cache_folder() == Path("d/.grasp6d_cache")
 
 
-def test_default_threads_leave_a_core_to_each_loader_worker(monkeypatch):
-    """Without --threads a training process takes the cores left after its loader workers (more oversubscribed
-    the cores: 4-5x slower steps on 2 shared cores), split between the torchrun processes of the machine."""
+def test_default_threads_are_the_cores_split_over_the_training_processes(monkeypatch):
+    """Without --threads a training process takes the cores it may run on, split between the torchrun processes
+    of the machine; --threads overrides."""
     from grasp6d_core.model.train_config import TrainConfig
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     config = TrainConfig(data="d", out="o")
-    assert config.threads is None and config.torch_threads() == 7            # 8 cores, 1 loader worker
-    assert config.torch_threads(processes_here=2) == 3                        # torchrun: 4 cores per process
-    assert config.torch_threads(workers=0) == 8                               # the prior stage loads in-process
-    assert config.replace(workers=12).torch_threads() == 1
-    assert config.replace(threads=2).torch_threads() == 2
+    assert config.threads is None and config.torch_threads() == 8
+    assert config.torch_threads(processes_here=2) == 4                        # torchrun: 4 cores per process
+    assert config.torch_threads(processes_here=16) == 1
+    assert config.replace(threads=1).torch_threads() == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert config.torch_threads() == 1                                         # this machine's 2 cores
+    assert config.torch_threads() == 2                                         # this machine's 2 cores
 
 
 @pytest.mark.parametrize("change, words", [

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="clouds per step on the new path")
     parser.add_argument("--workers", type=int, default=d.workers, help="loader workers on the new path")
     parser.add_argument("--threads", type=int, default=d.threads,
-                        help="torch threads of the new path (default: the trainer's, the cores left after the workers)")
+                        help="torch threads of the new path (default: the trainer's, all cores)")
     parser.add_argument("--baseline-threads", type=int, default=d.baseline_threads,
                         help="torch threads of the baseline (the old trainer's default)")
     parser.add_argument("--samples", type=int, default=d.samples, help="clouds timed per path and round")
@@ -102,7 +102,7 @@ def run(settings: TrainBenchmark) -> dict:
     from grasp6d_core.model.train_config import default_threads, scene_ids
     from grasp6d_core.model.train_loop import existing_scenes
 
-    threads = settings.threads or default_threads(settings.workers)
+    threads = settings.threads or default_threads()
     torch.manual_seed(0)
     root = Path(settings.data) if settings.data else default_root()
     cfg = load_config(settings.config)

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
     parser.add_argument("--device", default=TrainConfig.device, choices=DEVICES)
     parser.add_argument("--threads", type=int, default=TrainConfig.threads,
-                        help="torch CPU threads per process (default: the cores left after the loader workers, >= 1)")
+                        help="torch CPU threads per process (default: the cores, split over torchrun's processes)")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every, help="steps between validations")
     parser.add_argument("--val-images", type=int, default=TrainConfig.val_images, help="validation images per validation")

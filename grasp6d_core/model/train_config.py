@@ -38,12 +38,14 @@ def scenes_text(value: str | Sequence[int]) -> str:
     return value if isinstance(value, str) else ",".join(str(v) for v in value)
 
 
-def default_threads(workers: int, processes_here: int = 1) -> int:
+def default_threads(processes_here: int = 1) -> int:
     """Torch threads of a training process by default: the cores it may run on (its affinity mask, e.g. a
-    container's share), split over ``processes_here`` training processes, less one per loader worker; >= 1."""
+    container's share), split over ``processes_here`` training processes; >= 1. Loader workers get no core of
+    their own: with the cache they mostly wait, and on an idle 2-core machine 2 threads + 1 worker trained 1.3x
+    as fast as 1 thread + 1 worker (docs/model.md, "Training speed")."""
     import os
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, processes_here) - workers)
+    return max(1, cores // max(1, processes_here))
 
 
 @dataclass(frozen=True)
@@ -110,14 +112,13 @@ class TrainConfig:
     def val_ids(self) -> list[int]:
         return scene_ids(self.val_scenes, "val_scenes")
 
-    def torch_threads(self, processes_here: int = 1, workers: int | None = None) -> int:
-        """``threads``, or by default the cores each of ``processes_here`` training processes has left once its
-        ``workers`` loader processes (default: the config's) have one each — at least 1. More threads than free
-        cores made every parallel op wait for a descheduled thread: on 2 shared cores a step with 2 threads and
-        a loader worker took 4-5x as long as with 1 (docs/model.md, "Training speed")."""
+    def torch_threads(self, processes_here: int = 1) -> int:
+        """``threads``, or by default the cores each of ``processes_here`` training processes may use. On a
+        machine that other jobs load, fewer threads than cores can be much faster (a descheduled thread stalls
+        every parallel op): ``--threads 1`` then."""
         if self.threads is not None:
             return self.threads
-        return default_threads(self.workers if workers is None else workers, processes_here)
+        return default_threads(processes_here)
 
     def cache_folder(self) -> Path | None:
         """Where preprocessed images are kept (None = no cache)."""

@@ -261,7 +261,7 @@ def train_prior_stage(settings: TrainConfig) -> None:
     from grasp6d_core.model.contact_prior import train_prior
     from grasp6d_core.data.loader import GraspNetDataset
 
-    torch.set_num_threads(_checked(settings).torch_threads(workers=0))   # this stage loads in the process
+    torch.set_num_threads(_checked(settings).torch_threads())
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     root, out = settings.data, settings.out
