@@ -121,3 +121,13 @@ def test_collision_labels_see_the_table_the_evaluator_reads(root):
         flagged += int(hit.sum())
         assert coll[i][p, v, a, d][hit].all()
     assert flagged >= 20
+
+
+def test_grasp6d_eval_scores_the_label_oracle_on_a_tilted_scene(root, tmp_path, capsys):
+    """`grasp6d eval` reads the randomized root; the label grasps, scored against the table it builds from
+    cam0_wrt_table and the models posed by the meta files, hold as on a fixed-arc scene."""
+    capsys.readouterr()
+    assert cli(["eval", "--root", str(root), "--dump", str(tmp_path / "d"), "--scenes", "0", "--make-dump", "oracle",
+                "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["AP"] > 0.5 and "scene_0000" in result["per_scene"]
