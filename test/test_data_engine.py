@@ -10,8 +10,10 @@ import pytest
 
 from grasp6d_core.cli import main as cli
 
+# --split train is randomized by default (views, tilted table, clutter); nominal noise factors, because the surface
+# checks below compare errors of about a millimetre (the noise factors are tested in test_data_randomize.py).
 ARGS = ["synth", "--split", "train", "--scenes", "1", "--views", "4", "--camera", "both", "--objects", "2-2",
-        "--object-ids", "0,4", "--label-points", "48", "--seed", "3", "--quiet"]
+        "--object-ids", "0,4", "--label-points", "48", "--seed", "3", "--noise-scale", "1-1", "--quiet"]
 SCENE = "scene_0000"
 
 
@@ -38,6 +40,8 @@ def graspnetapi_evaluator_files(root: Path, scene: int, camera: str, views: int)
 
 def test_root_has_the_files_graspnetapi_opens(root):
     import xml.etree.ElementTree as ET
+    # --split train is randomized by default: this module checks that the layout and readers take such roots
+    assert (root / "scenes" / SCENE / "randomization.json").is_file()
     for camera in ("realsense", "kinect"):
         missing = [str(p) for p in graspnetapi_evaluator_files(root, 0, camera, 4) if not p.is_file()]
         assert not missing, f"graspnetAPI would not find: {missing}"

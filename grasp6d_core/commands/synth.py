@@ -15,8 +15,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect", "both"])
     parser.add_argument("--seed", type=int, default=0, help="scene content depends only on (seed, scene id)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (objects, then scenes)")
-    parser.add_argument("--objects", default="3-10", help="objects per scene, MIN-MAX")
+    parser.add_argument("--objects", default=None,
+                        help="objects per scene, MIN-MAX (default 3-10; 3-12 with --randomize)")
     parser.add_argument("--layout", default=None, choices=["pile", "packed"], help="default: random per scene")
+    rand = parser.add_argument_group("domain randomization (docs/data.md, 'Randomized scenes')")
+    rand.add_argument("--randomize", action=argparse.BooleanOptionalAction, default=None,
+                      help="draw table, clutter, views and noise per scene (default: on for --split train only; "
+                           "test splits keep the fixed GraspNet-like arc)")
+    rand.add_argument("--elevation", default=None, help="view elevation range in degrees, MIN-MAX (default 20-80)")
+    rand.add_argument("--distance", default=None, help="view distance range in metres, MIN-MAX (default 0.40-0.75)")
+    rand.add_argument("--table-height", type=float, default=None, help="table top ± this many metres (default 0.05)")
+    rand.add_argument("--tilt", type=float, default=None, help="table tilt 0 … this many degrees (default 4)")
+    rand.add_argument("--noise-scale", default=None,
+                      help="range of the per-scene factors on each noise term, MIN-MAX (default 0.6-1.8)")
+    rand.add_argument("--spread", default=None,
+                      help="range of the factor on the pile box / packed area, MIN-MAX (default 0.7-1.2)")
+    rand.add_argument("--pile-share", type=float, default=None, help="probability of a pile (default 0.6)")
     parser.add_argument("--label-points", type=int, default=512, help="max label points per object (~5 mm apart)")
     parser.add_argument("--no-text-sdf", action="store_true", help="skip the dexnet text .sdf (~20 MB per object)")
     parser.add_argument("--object-ids", default=None, help="restrict the split's object pool, e.g. 0,4,9")
@@ -41,6 +55,30 @@ def _scene_job(job):
     return write_scene(**job)
 
 
+RANDOMIZE_FLAGS = ("elevation", "distance", "table_height", "tilt", "noise_scale", "spread", "pile_share")
+
+
+def randomization_from_args(args: argparse.Namespace):
+    """The Randomization the flags ask for, None when off; a ValueError names a bad flag."""
+    from grasp6d_core.data.randomize import Randomization, parse_limit, parse_range
+    on = args.randomize if args.randomize is not None else args.split == "train"
+    given = [f"--{f.replace('_', '-')}" for f in RANDOMIZE_FLAGS if getattr(args, f) is not None]
+    if not on:
+        if given:
+            raise ValueError(f"{', '.join(given)} need --randomize (on by default only for --split train)")
+        return None
+    r = Randomization()
+    return Randomization(
+        elevation_deg=parse_range(args.elevation, "--elevation", 5, 89) if args.elevation else r.elevation_deg,
+        distance_m=parse_range(args.distance, "--distance", 0.25, 1.5) if args.distance else r.distance_m,
+        table_height_m=r.table_height_m if args.table_height is None else
+        parse_limit(args.table_height, "--table-height", 0, 0.1),
+        tilt_deg=r.tilt_deg if args.tilt is None else parse_limit(args.tilt, "--tilt", 0, 15),
+        noise_scale=parse_range(args.noise_scale, "--noise-scale", 0, 5) if args.noise_scale else r.noise_scale,
+        spread=parse_range(args.spread, "--spread", 0.3, 2) if args.spread else r.spread,
+        pile_share=r.pile_share if args.pile_share is None else parse_limit(args.pile_share, "--pile-share", 0, 1))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from multiprocessing import get_context
@@ -49,12 +87,14 @@ def run(args: argparse.Namespace) -> int:
     from grasp6d_core.data.assets import ensure_objects, object_done
     from grasp6d_core.data.objects import parse_object_ids
     from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
+    randomization = randomization_from_args(args)   # a ValueError names the bad flag: one line from cli
+    objects = args.objects or ("3-12" if randomization else "3-10")
     try:
-        lo, hi = (int(v) for v in args.objects.split("-"))
+        lo, hi = (int(v) for v in objects.split("-"))
         if not 1 <= lo <= hi:
             raise ValueError
     except ValueError:
-        raise UsageError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {args.objects!r}") from None
+        raise UsageError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {objects!r}") from None
     if args.scenes < 1 or args.views < 1 or args.workers < 1:
         raise UsageError("--scenes, --views and --workers must be >= 1")
     # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.
@@ -63,22 +103,27 @@ def run(args: argparse.Namespace) -> int:
     cameras = ("realsense", "kinect") if args.camera == "both" else (args.camera,)
     settings = {"seed": args.seed, "views": args.views, "objects": [lo, hi], "layout": args.layout,
                 "label_points": args.label_points, "cameras": list(cameras), "object_ids": pool}
+    if randomization:   # only then: a fixed-arc record stays what `grasp6d report` writes and compares
+        settings["randomize"] = randomization.as_dict()
     record = root / f"synth_{args.split}.json"
     if record.is_file():
         old = json.loads(record.read_text())
-        if {k: old.get(k) for k in settings} != settings:
+        if any(old.get(k) != settings.get(k) for k in old.keys() | settings.keys()):
             raise UsageError(f"{root} holds {args.split} scenes made with {old}; resuming with {settings} would "
                              f"mix them (use another --out or the same settings)")
     ids = scene_ids(args.split, args.scenes)   # a ValueError (too many scenes for the split): one line from cli
     record.write_text(json.dumps(settings))
     todo = [s for s in ids if not scene_done(root, s)]
     print(f"{args.split}: scenes {ids[0]}-{ids[-1]}, {len(ids) - len(todo)} already done, {len(todo)} to make "
-          f"({args.views} views, cameras: {', '.join(cameras)})")
-    needed = sorted({o for s in todo for o in scene_plan(s, args.split, args.seed, (lo, hi), args.layout, pool)[0]})
+          f"({args.views} views, cameras: {', '.join(cameras)}, {'randomized' if randomization else 'fixed arc'})")
+    pile_share = randomization.pile_share if randomization else 0.5
+    needed = sorted({o for s in todo
+                     for o in scene_plan(s, args.split, args.seed, (lo, hi), args.layout, pool, pile_share)[0]})
     missing = [o for o in needed if not object_done(root, o)]
     jobs = [dict(root=str(root), scene=s, split=args.split, num_views=args.views, cameras=cameras, seed=args.seed,
                  num_objects=(lo, hi), layout=args.layout, max_points=args.label_points,
-                 text_sdf=not args.no_text_sdf, pool=pool, progress=not args.quiet and args.workers == 1) for s in todo]
+                 text_sdf=not args.no_text_sdf, pool=pool, progress=not args.quiet and args.workers == 1,
+                 randomization=randomization) for s in todo]
     stats, made = [], []
     if args.workers == 1:
         made = ensure_objects(root, missing, max_points=args.label_points, text_sdf=not args.no_text_sdf,

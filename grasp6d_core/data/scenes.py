@@ -24,6 +24,7 @@ A scene is written under ``.tmp/scene_XXXX`` and moved into place when complete;
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ import numpy as np
 
 from grasp6d_core.data.labels import DEPTHS, GRIPPER, PROBE_CLEARANCE, label_rotations, probe_min_distance
 from grasp6d_core.data.noise import apply_noise, get_sensor, to_millimetres
+from grasp6d_core.data.randomize import Randomization, draw_scene, scaled_sensor
 from grasp6d_core.splits import SCENE_SPLITS
 
 TABLE_LABEL = 255          # render id of the table (label images store 0 there)
@@ -56,8 +58,10 @@ def _add_body(world, parts: list, position, orientation, mass: float) -> int:
     return body
 
 
-def simulate_layout(parts_by_oid: dict, oids: list[int], layout: str, rng: np.random.Generator) -> dict:
-    """Drop / place the objects with PyBullet, settle; returns {oid: world <- object 4×4} of those on the table."""
+def simulate_layout(parts_by_oid: dict, oids: list[int], layout: str, rng: np.random.Generator,
+                    spread: float = 1.0) -> dict:
+    """Drop / place the objects with PyBullet, settle; returns {oid: world <- object 4×4} of those on the table.
+    ``spread`` scales the pile box and the packed area (clutter density)."""
     from scipy.spatial.transform import Rotation
     from grasp6d_core.sim.world import WORKSPACE, ClutterWorld
     if layout not in ("pile", "packed"):
@@ -66,10 +70,10 @@ def simulate_layout(parts_by_oid: dict, oids: list[int], layout: str, rng: np.ra
     try:
         bodies = {}
         if layout == "pile":
-            walls = world._box_walls(0.10)
+            walls = world._box_walls(0.10 * spread)
             for i, oid in enumerate(oids):
                 q = Rotation.random(random_state=int(rng.integers(1 << 31))).as_quat()
-                pos = [*rng.uniform(-0.04, 0.04, 2), 0.10 + 0.07 * i]
+                pos = [*rng.uniform(-0.04 * spread, 0.04 * spread, 2), 0.10 + 0.07 * i]
                 bodies[oid] = _add_body(world, parts_by_oid[oid], pos, q, rng.uniform(0.1, 0.3))
                 world.settle(100)
             world.settle(240)
@@ -83,11 +87,11 @@ def simulate_layout(parts_by_oid: dict, oids: list[int], layout: str, rng: np.ra
                 rot = Rotation.from_euler("z", rng.uniform(0, 2 * np.pi)) * \
                     Rotation.from_rotvec([np.pi / 2, 0, 0] if up == 1 else [0, np.pi / 2, 0] if up == 2 else [0, 0, 0])
                 radius = 0.5 * float(np.linalg.norm(ext)) * 0.8
-                xy = rng.uniform(-0.12, 0.12, 2)
+                xy = rng.uniform(-0.12 * spread, 0.12 * spread, 2)
                 for _ in range(100):
                     if all(np.linalg.norm(xy - q) > radius + r for q, r in placed):
                         break
-                    xy = rng.uniform(-0.12, 0.12, 2)
+                    xy = rng.uniform(-0.12 * spread, 0.12 * spread, 2)
                 placed.append((xy, radius))
                 bodies[oid] = _add_body(world, parts_by_oid[oid], [*xy, 0.5 * ext.max() + 0.005], rot.as_quat(),
                                         rng.uniform(0.1, 0.3))
@@ -224,22 +228,25 @@ def load_labels(root: Path, oid: int) -> dict:
 
 
 def scene_plan(scene: int, split: str, seed: int = 0, num_objects: tuple[int, int] = (3, 10),
-               layout: str | None = None, pool: list[int] | None = None) -> tuple[list[int], str, np.random.Generator]:
+               layout: str | None = None, pool: list[int] | None = None,
+               pile_share: float = 0.5) -> tuple[list[int], str, np.random.Generator]:
     """(object ids, layout, the scene's generator after these draws): depends only on (seed, scene, split)."""
     from grasp6d_core.data.objects import split_objects
     rng = np.random.default_rng([int(seed), int(scene)])
     pool = pool if pool is not None else [e.oid for e in split_objects(split)]
     k = int(rng.integers(num_objects[0], num_objects[1] + 1))
     oids = sorted(int(o) for o in rng.choice(pool, min(k, len(pool)), replace=False))
-    drawn = "pile" if rng.random() < 0.5 else "packed"
+    drawn = "pile" if rng.random() < pile_share else "packed"
     return oids, layout or drawn, rng
 
 
 def write_scene(root: str | Path, scene: int, split: str, num_views: int = 256, cameras=("realsense",),
                 seed: int = 0, num_objects: tuple[int, int] = (3, 10), layout: str | None = None,
                 max_points: int = 512, text_sdf: bool = True, pool: list[int] | None = None,
-                progress: bool = False) -> dict:
-    """Generate scene ``scene`` of ``split`` (objects written first if missing); returns timings / stats."""
+                progress: bool = False, randomization: Randomization | None = None) -> dict:
+    """Generate scene ``scene`` of ``split`` (objects written first if missing); returns timings / stats.
+    With ``randomization`` the scene draws its table, clutter, views and noise (:mod:`grasp6d_core.data.randomize`)
+    instead of the fixed arc, and records the draw in ``scenes/scene_XXXX/randomization.json``."""
     import scipy.io
     from PIL import Image
     from tqdm import tqdm
@@ -252,12 +259,14 @@ def write_scene(root: str | Path, scene: int, split: str, num_views: int = 256, 
     root = Path(root)
     t0 = time.perf_counter()
     library = object_library()
-    oids, layout, rng = scene_plan(scene, split, seed, num_objects, layout, pool)
+    pile_share = randomization.pile_share if randomization else 0.5
+    oids, layout, rng = scene_plan(scene, split, seed, num_objects, layout, pool, pile_share)
+    draw = draw_scene(randomization, seed, scene, num_views, cameras) if randomization else None
     obj_times = ensure_objects(root, oids, max_points=max_points, text_sdf=text_sdf, progress=progress,
                                library=library)
     t_obj = time.perf_counter()
     parts = {o: object_parts(library[o]) for o in oids}
-    poses = simulate_layout(parts, oids, layout, rng)
+    poses = simulate_layout(parts, oids, layout, rng, draw.spread if draw else 1.0)
     if not poses:
         raise RuntimeError(f"scene {scene}: every object left the table")
     ids = sorted(poses)
@@ -274,6 +283,8 @@ def write_scene(root: str | Path, scene: int, split: str, num_views: int = 256, 
     sdir = tmp / "scenes" / f"scene_{scene:04d}"
     sdir.mkdir(parents=True)
     (sdir / "object_id_list.txt").write_text("".join(f"{o}\n" for o in ids))
+    if draw:
+        (sdir / "randomization.json").write_text(json.dumps({"layout": layout, **draw.as_dict()}))
     cl = tmp / "collision_label" / f"scene_{scene:04d}"
     cl.mkdir(parents=True)
     np.savez_compressed(cl / "collision_labels.npz", *[collisions[o] for o in ids])
@@ -282,11 +293,11 @@ def write_scene(root: str | Path, scene: int, split: str, num_views: int = 256, 
     table_pose[2, 3] = -0.025
     renderer = DepthRenderer([combined_mesh(parts[o]) for o in ids] + [table], [poses[o] for o in ids] + [table_pose],
                              [o + 1 for o in ids] + [TABLE_LABEL])
-    cam_table = camera_arc(num_views, rng)
+    cam_table = draw.camera_poses() if draw else camera_arc(num_views, rng)
     names = {o: library[o].name for o in ids}
     lpts = {o: labels[o]["points"] for o in ids}
     for cam in cameras:
-        sensor = get_sensor(cam)
+        sensor = scaled_sensor(get_sensor(cam), draw.noise[cam]) if draw else get_sensor(cam)
         intr = sensor.intrinsics
         cdir = sdir / cam
         gdir = tmp / "graspness" / f"scene_{scene:04d}" / cam
