@@ -101,7 +101,7 @@ def test_collision_labels_see_the_table_the_evaluator_reads(root):
     from grasp6d_core.data.labels import DEPTHS, label_rotations
     from grasp6d_core.data.scenes import load_labels
     from grasp6d_core.evaluation.dumps import fibonacci_views
-    from grasp6d_core.evaluation.scene_io import load_image_truth
+    from grasp6d_core.data.scene_io import load_image_truth
     from grasp6d_core.physics.gripper import collision_and_empty
     truth = load_image_truth(root, 0, "realsense", 1)
     with np.load(root / "collision_label" / SCENE / "collision_labels.npz") as z:
