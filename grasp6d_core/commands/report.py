@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from grasp6d_core.commands._paths import output_dir
-from grasp6d_core.data.objects import parse_object_ids
+from grasp6d_core.data.objects import parse_object_count, parse_object_ids
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +37,7 @@ def settings_from(args: argparse.Namespace):
     workspaces = tuple(w.strip() for w in args.workspace.split(",") if w.strip())
     if not workspaces or set(workspaces) - set(WORKSPACES):
         raise ValueError(f"--workspace {args.workspace!r}: choose from {', '.join(WORKSPACES)}")
-    try:
-        lo, hi = (int(v) for v in args.objects.split("-"))
-        if not 1 <= lo <= hi:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {args.objects!r}") from None
+    lo, hi = parse_object_count(args.objects)
     if args.scenes < 1 or args.views < 1 or args.label_points < 1:
         raise ValueError("--scenes, --views and --label-points must be >= 1")
     if args.object_ids and len(splits) > 1:

@@ -85,16 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from grasp6d_core.commands._paths import output_dir
     from grasp6d_core.data.assets import ensure_objects, object_done
-    from grasp6d_core.data.objects import parse_object_ids
+    from grasp6d_core.data.objects import parse_object_count, parse_object_ids
     from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
     randomization = randomization_from_args(args)   # a ValueError names the bad flag: one line from cli
     objects = args.objects or ("3-12" if randomization else "3-10")
-    try:
-        lo, hi = (int(v) for v in objects.split("-"))
-        if not 1 <= lo <= hi:
-            raise ValueError
-    except ValueError:
-        raise UsageError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {objects!r}") from None
+    lo, hi = parse_object_count(objects)
     if args.scenes < 1 or args.views < 1 or args.workers < 1:
         raise UsageError("--scenes, --views and --workers must be >= 1")
     # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.

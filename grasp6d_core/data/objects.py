@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grasp6d_core.errors import UsageError
+
 LIBRARY_SEED = 20240601
 MIN_LONGEST, MAX_LONGEST, MAX_SHORTEST = 0.04, 0.15, 0.08   # metres: graspable sizes
 TRAIN_FAMILIES = ("box", "cylinder", "ellipsoid", "capsule", "mug", "bottle", "dumbbell", "blob")
@@ -74,6 +76,18 @@ def split_objects(split: str, library: list[ObjectEntry] | None = None) -> list[
     if split not in SCENE_SPLITS:
         raise ValueError(f"unknown split {split!r}: choose from {sorted(SCENE_SPLITS)}")
     return [e for e in (library or object_library()) if e.split == SCENE_SPLITS[split]]
+
+
+def parse_object_count(text: str) -> tuple[int, int]:
+    """``--objects`` ('3-10') -> (MIN, MAX) objects per scene; a UsageError (a ValueError) naming the flag
+    otherwise."""
+    try:
+        lo, hi = (int(v) for v in text.split("-"))
+        if not 1 <= lo <= hi:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--objects must be MIN-MAX with 1 <= MIN <= MAX, got {text!r}") from None
+    return lo, hi
 
 
 def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = None) -> list[int]:
