@@ -231,6 +231,58 @@ def test_amp_config_is_ignored_on_cpu_with_a_log_line(tiny_root, tiny_config, tm
     assert "amp: true ignored on CPU" in capsys.readouterr().err
 
 
+def test_several_roots_train_as_one_set_and_init_starts_from_weights(tiny_root, tiny_config, tmp_path, capsys):
+    """Roots of two generator seeds (overlapping scene ids) are one training set: each image once, its labels
+    from its own root, both seeds in the checkpoint's recipe (so `grasp6d report` refuses them as development
+    seeds). --init starts a run from those weights with a fresh optimiser and says so in the recipe."""
+    other = tmp_path / "seed6"
+    other.mkdir()
+    for shared in ("models", "grasp_label"):     # objects depend only on their id
+        (other / shared).symlink_to(tiny_root / shared, target_is_directory=True)
+    assert main(["synth", "--out", str(other), "--split", "train", "--scenes", "1", "--views", "2", "--seed", "6",
+                 "--objects", "2-2", "--object-ids", "0,1", "--label-points", "128", "--no-text-sdf", "--quiet"]) == 0
+    from grasp6d_core.data.loader import GraspNetDataset
+    from grasp6d_core.model.train_config import TrainConfig
+    from grasp6d_core.model.train_loop import training_set
+    config = TrainConfig(data=[tiny_root, other], out=tmp_path / "o", cache=False)
+    both = training_set(config, [0], seed=0, num_points=3000)
+    assert len(both) == 4 + 2 and [p.root for p in both.parts] == [tiny_root, other]
+    second = both.light_item(4)
+    alone = GraspNetDataset(other, scenes=[0], num_points=3000, seed=both.parts[1].seed)
+    np.testing.assert_array_equal(second["points"], alone.light_item(0)["points"])
+    assert second["root_index"] == 1 and both.light_item(0)["root_index"] == 0
+    # scene 0 of each root is another scene: the collision labels come from the sample's own root
+    labels = both.attach_objects(second)["objects"][0]
+    np.testing.assert_array_equal(labels.collision, alone.object_labels(0, int(second["object_ids"][0])).collision)
+    first = both.attach_objects(both.light_item(0))["objects"][0]
+    assert first.collision.shape != labels.collision.shape or not np.array_equal(first.collision, labels.collision)
+
+    common = ["--config", str(tiny_config), "--train-scenes", "0", "--val-scenes", "", "--workers", "0",
+              "--threads", "1", "--no-cache"]
+    run = tmp_path / "two_roots"
+    assert main(["train", "--data", str(tiny_root), str(other), "--out", str(run), "--steps", "2"] + common) == 0
+    recipe = torch.load(run / "final.pt", weights_only=True)["data_recipe"]
+    assert [r["root"] for r in recipe["roots"]] == [str(tiny_root), str(other)]
+    from grasp6d_core.evaluation.report import development_seeds
+    assert {0, 5, 6} <= development_seeds(str(run / "final.pt"))
+
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--data", str(other), "--out", str(tuned), "--steps", "1", "--lr", "1e-12",
+                 "--init", str(run / "final.pt")] + common) == 0
+    assert f"started from the weights of {run / 'final.pt'}" in capsys.readouterr().err
+    start, after = (torch.load(p, weights_only=True) for p in (run / "final.pt", tuned / "final.pt"))
+    assert after["step"] == 1 and after["data_recipe"]["init"]["step"] == 2
+    # one step at lr 1e-12 from the given weights, not from scratch (batch-norm statistics move with any lr)
+    weights = [n for n in start["model"] if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(weights) > 10
+    for name in weights:
+        torch.testing.assert_close(after["model"][name], start["model"][name], atol=1e-9, rtol=0)
+    assert {0, 5, 6} <= development_seeds(str(tuned / "final.pt"))
+    assert main(["train", "--data", str(other), "--out", str(tmp_path / "bad"), "--steps", "1", "--init",
+                 str(run / "final.pt"), "--config", "baseline", "--train-scenes", "0", "--val-scenes", ""]) == 2
+    assert "was trained with config" in capsys.readouterr().err
+
+
 def _docs_python_block(after_heading: str) -> str:
     import re
     text = (REPO / "docs" / "model.md").read_text()
@@ -258,7 +310,8 @@ def test_train_flags_map_onto_train_config_with_the_same_defaults():
     assert parse() == TrainConfig(data="d", out="o")
     assert parse("--no-cache", "--no-augment", "--batch-size", "4", "--epochs", "2.5") == TrainConfig(
         data="d", out="o", cache=False, augment=False, batch_size=4, epochs=2.5)
-    assert parse("--cache-dir", "c").cache_folder() == Path("c") and parse().cache_folder() == Path("d/.grasp6d_cache")
+    assert parse("--cache-dir", "c").cache_folder(Path("d")) == Path("c")
+    assert parse().cache_folder(Path("d")) == Path("d/.grasp6d_cache")
 
 
 def test_default_threads_are_the_cores_split_over_the_training_processes(monkeypatch):
@@ -285,6 +338,8 @@ def test_default_threads_are_the_cores_split_over_the_training_processes(monkeyp
     ({"train_scenes": "0-x"}, "train_scenes: bad id range '0-x'"),
     ({"val_scenes": [3, -1]}, "val_scenes: scene ids must be >= 0"),
     ({"out": ""}, "out: a folder is required"),
+    ({"data": ["d", "e", "d"]}, "data: a root is given twice"),
+    ({"init": "w.pt", "resume": True}, "init and resume exclude each other"),
 ])
 def test_train_config_refuses_a_bad_value_naming_the_field(change, words):
     from grasp6d_core.errors import ConfigError, Grasp6dError

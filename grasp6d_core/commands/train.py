@@ -9,7 +9,9 @@ from grasp6d_core.model.train_config import CAMERAS, DEVICES, TrainConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=TrainConfig.config, help="model config name or YAML path (cpu|paper|baseline|gsnet)")
-    parser.add_argument("--data", required=True, help="GraspNet-format root (scenes/, grasp_label/, models/...)")
+    parser.add_argument("--data", required=True, nargs="+", metavar="ROOT",
+                        help="GraspNet-format root(s) (scenes/, grasp_label/, models/...); several roots, e.g. one "
+                             "per generator seed, are read as one training set")
     parser.add_argument("--camera", default=TrainConfig.camera, choices=CAMERAS)
     parser.add_argument("--out", required=True, help="run folder: checkpoints, TensorBoard events, log.jsonl")
     parser.add_argument("--train-scenes", default=TrainConfig.train_scenes, help="scene ids, e.g. 0-99 (missing ones are skipped)")
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-images", type=int, default=TrainConfig.val_images, help="validation images per validation")
     parser.add_argument("--ckpt-every", type=int, default=TrainConfig.ckpt_every, help="steps between checkpoints (last.pt)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (same config required)")
+    parser.add_argument("--init", default=None, metavar="CKPT",
+                        help="start from these weights (same config; optimiser and step count start fresh)")
     parser.add_argument("--stage", default="network", choices=["network", "prior"],
                         help="network: the grasp network; prior: the contact-map prior network, attached to OUT/final.pt")
     parser.add_argument("--prior-images", type=int, default=TrainConfig.prior_images,
@@ -52,7 +56,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         micro_batch=args.micro_batch, workers=args.workers, prefetch=args.prefetch, cache_dir=args.cache_dir,
         cache=not args.no_cache, augment=not args.no_augment, lr=args.lr, num_points=args.num_points,
         device=args.device, threads=args.threads, seed=args.seed, val_every=args.val_every,
-        val_images=args.val_images, ckpt_every=args.ckpt_every, resume=args.resume, prior_images=args.prior_images,
+        val_images=args.val_images, ckpt_every=args.ckpt_every, resume=args.resume, init=args.init, prior_images=args.prior_images,
         max_minutes=args.max_minutes)
 
 

@@ -57,12 +57,18 @@ class ReportSettings:
 
 def development_seeds(checkpoint: str | None) -> set[int]:
     """Seed 0 and every seed the checkpoint's data recipe used for any split (training, validation and the
-    scenes its figures were tuned on)."""
+    scenes its figures were tuned on), in every root it read and in the recipe of the weights it started from."""
     seeds = {DEVELOPMENT_SEED}
-    recipe = read_checkpoint(checkpoint or shipped_checkpoint()).get("data_recipe") or {}
-    for split_settings in (recipe.get("generator") or {}).values():
-        if isinstance(split_settings, dict) and "seed" in split_settings:
-            seeds.add(int(split_settings["seed"]))
+    pending = [read_checkpoint(checkpoint or shipped_checkpoint()).get("data_recipe") or {}]
+    while pending:
+        recipe = pending.pop()
+        for split_settings in (recipe.get("generator") or {}).values():
+            if isinstance(split_settings, dict) and "seed" in split_settings:
+                seeds.add(int(split_settings["seed"]))
+        pending += [r for r in recipe.get("roots") or [] if isinstance(r, dict)]
+        init = recipe.get("init")
+        if isinstance(init, dict) and isinstance(init.get("data_recipe"), dict):
+            pending.append(init["data_recipe"])
     return seeds
 
 

@@ -50,9 +50,11 @@ def default_threads(processes_here: int = 1) -> int:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run. ``data`` is a GraspNet-format root, ``out`` the run folder (checkpoints, log.jsonl,
-    TensorBoard events). Scene selections are text ('0-99', '' = none) or a sequence of ids."""
-    data: str | Path
+    """One training run. ``data`` is a GraspNet-format root or several (one per generator seed: their scene ids
+    overlap, so they stay separate roots; the scene selections apply to each), ``out`` the run folder
+    (checkpoints, log.jsonl, TensorBoard events). Scene selections are text ('0-99', '' = none) or a sequence
+    of ids."""
+    data: str | Path | Sequence[str | Path]
     out: str | Path
     config: str | Path = "cpu"                       # model config name (cpu|paper|baseline|gsnet) or YAML path
     camera: str = "realsense"                        # realsense | kinect
@@ -76,14 +78,26 @@ class TrainConfig:
     val_images: int = 8                              # validation images per validation
     ckpt_every: int = 200                            # steps between checkpoints (OUT/last.pt)
     resume: bool = False                             # continue from OUT/last.pt (same model config required)
+    init: str | Path | None = None                   # start from these weights (same model config), at step 0
     prior_images: int = 120                          # prior stage: training images whose examples are cached
     max_minutes: float | None = None                 # stop (and save) after this wall time
 
     def __post_init__(self) -> None:
-        for name in ("data", "out"):
-            if not str(getattr(self, name)).strip():
-                raise ConfigError(f"{name}: a folder is required")
-            object.__setattr__(self, name, Path(getattr(self, name)))
+        roots = [self.data] if isinstance(self.data, (str, Path)) else list(self.data)
+        if not roots or any(not str(r).strip() for r in roots):
+            raise ConfigError("data: a folder is required")
+        if len({Path(r).resolve() for r in roots}) != len(roots):
+            raise ConfigError(f"data: a root is given twice in {[str(r) for r in roots]}")
+        # one root stays a Path (as before); several are a tuple of Paths
+        object.__setattr__(self, "data", Path(roots[0]) if len(roots) == 1 else tuple(Path(r) for r in roots))
+        if not str(self.out).strip():
+            raise ConfigError("out: a folder is required")
+        object.__setattr__(self, "out", Path(self.out))
+        if self.init is not None:
+            object.__setattr__(self, "init", Path(self.init))
+            if self.resume:
+                raise ConfigError("init and resume exclude each other: --init starts a run from weights, "
+                                  "--resume continues one from OUT/last.pt")
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         require_one_of(self, "camera", CAMERAS)
@@ -120,6 +134,11 @@ class TrainConfig:
             return self.threads
         return default_threads(processes_here)
 
-    def cache_folder(self) -> Path | None:
-        """Where preprocessed images are kept (None = no cache)."""
-        return (self.cache_dir or Path(self.data) / ".grasp6d_cache") if self.cache else None
+    def roots(self) -> list[Path]:
+        """The data roots, in the order given."""
+        return [self.data] if isinstance(self.data, Path) else list(self.data)
+
+    def cache_folder(self, root: Path) -> Path | None:
+        """Where ``root``'s preprocessed images are kept (None = no cache). A shared ``cache_dir`` is safe for
+        several roots: the cache's folder key hashes each root's generator recipe and dataset seed."""
+        return (self.cache_dir or Path(root) / ".grasp6d_cache") if self.cache else None

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from grasp6d_core.model.train_config import TrainConfig, scenes_text
+from grasp6d_core.model.train_config import TrainConfig, scene_ids, scenes_text
 
 
 def existing_scenes(root: Path, scenes: list[int], camera: str) -> list[int]:
@@ -26,6 +27,17 @@ def data_recipe(root: Path, train_scenes: list[int], val_scenes: list[int], came
     generator = {p.stem.removeprefix("synth_"): json.loads(p.read_text()) for p in sorted(root.glob("synth_*.json"))}
     if generator:
         recipe["generator"] = generator
+    return recipe
+
+
+def run_recipe(train_set, val_set, camera: str, init: dict | None = None) -> dict:
+    """The data recipe stored in checkpoints: one root's :func:`data_recipe` (as before), or ``roots`` with one
+    per root; ``init`` records the weights the run started from (and their own recipe)."""
+    val_by_root = {str(part.root): part.scenes for part in (val_set.parts if val_set is not None else [])}
+    entries = [data_recipe(part.root, part.scenes, val_by_root.get(str(part.root), []), camera) for part in train_set.parts]
+    recipe = entries[0] if len(entries) == 1 else {"camera": camera, "roots": entries}
+    if init is not None:
+        recipe = {**recipe, "init": init}
     return recipe
 
 
@@ -84,12 +96,22 @@ def _checked(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def _training_scenes(config: TrainConfig) -> list[int]:
-    ids = existing_scenes(config.data, config.train_ids(), config.camera)
-    if not ids:
-        raise FileNotFoundError(f"data {config.data}: none of scenes {scenes_text(config.train_scenes)} exist "
+def training_set(config: TrainConfig, selection: str | Sequence[int], seed: int, log=print, **options):
+    """The scenes ``selection`` ('0-99' or ids) of every root of ``config`` as one MultiRootDataset (root k seeded ``seed`` + a stride,
+    cached per root when the config caches). A root without any of them is skipped with a line in ``log``;
+    FileNotFoundError when no root has one."""
+    from grasp6d_core.data.loader import GraspNetDataset
+    from grasp6d_core.data.multi_root import MultiRootDataset
+    roots, scenes = config.roots(), scene_ids(selection, "scenes")
+    found = {root: existing_scenes(root, scenes, config.camera) for root in roots}
+    if not any(found.values()):
+        raise FileNotFoundError(f"data {', '.join(map(str, roots))}: none of scenes {scenes_text(selection)} exist "
                                 f"for camera {config.camera}")
-    return ids
+    for root in roots:
+        if not found[root]:
+            log(f"data {root}: none of scenes {scenes_text(selection)} exist for camera {config.camera}; root skipped")
+    return MultiRootDataset([r for r in roots if found[r]], seed, lambda root, s: GraspNetDataset(
+        root, config.camera, scenes=found[root], seed=s, cache=config.cache_folder(root), **options))
 
 
 def train(config: TrainConfig) -> None:
@@ -105,7 +127,6 @@ def train(config: TrainConfig) -> None:
 def _train(settings: TrainConfig, dist) -> None:
     import itertools
 
-    from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.model.checkpoint import load_into, read_checkpoint, save_checkpoint
     from grasp6d_core.model.config import load_config
     from grasp6d_core.model.network import GraspNet6D
@@ -114,9 +135,7 @@ def _train(settings: TrainConfig, dist) -> None:
     torch.set_num_threads(settings.torch_threads(dist.local_world))
     torch.manual_seed(settings.seed)
     cfg = load_config(settings.config)
-    root, out = settings.data, settings.out
-    train_ids = _training_scenes(settings)
-    val_ids = existing_scenes(root, settings.val_ids(), settings.camera)
+    out = settings.out
     batch, micro = settings.batch_size, settings.micro_batch or settings.batch_size
     if batch % dist.world:
         raise ValueError(f"batch_size {batch} must be a multiple of the number of processes ({dist.world})")
@@ -125,11 +144,10 @@ def _train(settings: TrainConfig, dist) -> None:
     if local % micro:
         raise ValueError(f"micro_batch {micro} must divide the per-process batch {local}")
     num_points = settings.num_points or int(cfg["num_points"])
-    cache = settings.cache_folder()
-    train_set = GraspNetDataset(root, settings.camera, scenes=train_ids, num_points=num_points, seed=settings.seed,
-                                augment=settings.augment, cache=cache)
-    val_set = GraspNetDataset(root, settings.camera, scenes=val_ids, num_points=num_points, seed=settings.seed + 1,
-                              cache=cache) if val_ids else None
+    train_set = training_set(settings, settings.train_scenes, settings.seed, dist.log, num_points=num_points,
+                             augment=settings.augment)
+    val_set = training_set(settings, settings.val_scenes, settings.seed + 1, lambda _: None, num_points=num_points) \
+        if any(existing_scenes(r, settings.val_ids(), settings.camera) for r in settings.roots()) else None
     if len(train_set) < batch:
         raise ValueError(f"batch_size {batch} exceeds the {len(train_set)} training images")
     device = dist.device
@@ -138,7 +156,14 @@ def _train(settings: TrainConfig, dist) -> None:
     per_epoch = len(train_set) // batch
     steps = settings.steps if settings.steps is not None else (
         int(np.ceil(settings.epochs * len(train_set) / batch)) if settings.epochs is not None else 1000)
-    recipe = data_recipe(root, train_ids, val_ids, settings.camera)
+    init = None
+    if settings.init is not None:
+        blob = read_checkpoint(settings.init)
+        load_into(model, blob, cfg, settings.init)
+        init = {"path": str(settings.init), "step": int(blob["step"]), "data_recipe": blob.get("data_recipe")}
+        dist.log(f"started from the weights of {settings.init} (its step {init['step']}); optimiser and step count "
+                 f"start fresh")
+    recipe = run_recipe(train_set, val_set, settings.camera, init)
     start, wall_before = 0, 0.0
     if settings.resume:
         blob = read_checkpoint(out / "last.pt")
@@ -259,14 +284,13 @@ def train_prior_stage(settings: TrainConfig) -> None:
 
     from grasp6d_core.model.checkpoint import attach_prior, save_prior
     from grasp6d_core.model.contact_prior import train_prior
-    from grasp6d_core.data.loader import GraspNetDataset
 
     torch.set_num_threads(_checked(settings).torch_threads())
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    root, out = settings.data, settings.out
-    train_ids = _training_scenes(settings)
-    dataset = GraspNetDataset(root, settings.camera, scenes=train_ids, num_points=settings.num_points or 20000, seed=settings.seed)
+    out = settings.out
+    dataset = training_set(settings.replace(cache=False), settings.train_scenes, settings.seed,
+                           num_points=settings.num_points or 20000)
     out.mkdir(parents=True, exist_ok=True)
     writer = SummaryWriter(str(out / "tb_prior"))
     t0 = time.time()
@@ -275,7 +299,7 @@ def train_prior_stage(settings: TrainConfig) -> None:
     writer.close()
     meta = {"steps": len(curve), "images": settings.prior_images, "wall_seconds": time.time() - t0,
             "final_bce": float(np.mean(curve[-20:])), "held_out": skill,
-            "data_recipe": data_recipe(root, train_ids, [], settings.camera)}
+            "data_recipe": run_recipe(dataset, None, settings.camera)}
     print(f"contact prior, held-out examples: BCE {skill['bce']:.4f} (constant map {skill['constant_bce']:.4f}, "
           f"perfect {skill['entropy']:.4f}): skill {skill['skill']:.2f}")
     save_prior(out / "prior.pt", prior.state(), meta, curve)
