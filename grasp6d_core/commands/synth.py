@@ -60,7 +60,7 @@ RANDOMIZE_FLAGS = ("elevation", "distance", "table_height", "tilt", "noise_scale
 
 def randomization_from_args(args: argparse.Namespace):
     """The Randomization the flags ask for, None when off; a ValueError names a bad flag."""
-    from grasp6d_core.data.randomize import Randomization, parse_limit, parse_range
+    from grasp6d_core.data.randomize import Randomization, parse_interval, parse_limit
     on = args.randomize if args.randomize is not None else args.split == "train"
     given = [f"--{f.replace('_', '-')}" for f in RANDOMIZE_FLAGS if getattr(args, f) is not None]
     if not on:
@@ -69,13 +69,13 @@ def randomization_from_args(args: argparse.Namespace):
         return None
     r = Randomization()
     return Randomization(
-        elevation_deg=parse_range(args.elevation, "--elevation", 5, 89) if args.elevation else r.elevation_deg,
-        distance_m=parse_range(args.distance, "--distance", 0.25, 1.5) if args.distance else r.distance_m,
+        elevation_deg=parse_interval(args.elevation, "--elevation", 5, 89) if args.elevation else r.elevation_deg,
+        distance_m=parse_interval(args.distance, "--distance", 0.25, 1.5) if args.distance else r.distance_m,
         table_height_m=r.table_height_m if args.table_height is None else
         parse_limit(args.table_height, "--table-height", 0, 0.1),
         tilt_deg=r.tilt_deg if args.tilt is None else parse_limit(args.tilt, "--tilt", 0, 15),
-        noise_scale=parse_range(args.noise_scale, "--noise-scale", 0, 5) if args.noise_scale else r.noise_scale,
-        spread=parse_range(args.spread, "--spread", 0.3, 2) if args.spread else r.spread,
+        noise_scale=parse_interval(args.noise_scale, "--noise-scale", 0, 5) if args.noise_scale else r.noise_scale,
+        spread=parse_interval(args.spread, "--spread", 0.3, 2) if args.spread else r.spread,
         pile_share=r.pile_share if args.pile_share is None else parse_limit(args.pile_share, "--pile-share", 0, 1))
 
 

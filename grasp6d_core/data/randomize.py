@@ -108,7 +108,7 @@ def scaled_sensor(sensor: SensorModel, factors: dict) -> SensorModel:
                    pixel_dropout=min(1.0, sensor.pixel_dropout * factors["pixel_dropout"]))
 
 
-def parse_range(text: str, flag: str, low: float, high: float) -> tuple[float, float]:
+def parse_interval(text: str, flag: str, low: float, high: float) -> tuple[float, float]:
     """``MIN-MAX`` with low <= MIN <= MAX <= high, or a ValueError naming the flag and the limits."""
     try:
         a, b = (float(v) for v in text.split("-"))
