@@ -49,6 +49,27 @@ def test_report_same_seed_same_numbers(tiny_reports):
     assert first["results"] == second["results"]
 
 
+def test_other_weights_in_the_same_folder_get_their_own_dumps(tiny_reports, tmp_path):
+    """Dumps are kept per checkpoint content (and refinement): a report of other weights into a folder that holds
+    the shipped weights' dumps detects again instead of scoring those."""
+    import numpy as np
+    import torch
+    from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
+    folder, shipped, _ = tiny_reports
+    blob = read_checkpoint(shipped_checkpoint())
+    blob["model"] = {k: v * 0.5 if v.is_floating_point() else v for k, v in blob["model"].items()}
+    halved = tmp_path / "halved.pt"
+    torch.save(blob, halved)
+    assert cli(TINY + ["--seed", str(SEED), "--out", str(folder), "--checkpoint", str(halved),
+                       "--workspace", "labels", "--no-oracle"]) == 0
+    other = json.loads((folder / f"report_seed_{SEED}.json").read_text())
+    keys = shipped["settings"]["detection_key"], other["settings"]["detection_key"]
+    assert keys[0] != keys[1] and other["settings"]["checkpoint"] == str(halved)
+    dumps = [sorted((folder / f"seed_{SEED}" / f"dump_labels_{k}").rglob("*.npy")) for k in keys]
+    assert len(dumps[0]) == len(dumps[1]) == 4
+    assert not all(np.array_equal(np.load(a), np.load(b)) for a, b in zip(*dumps))
+
+
 def test_report_refuses_the_development_seed(tmp_path, capsys):
     assert cli(TINY + ["--seed", "0", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

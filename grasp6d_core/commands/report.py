@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", default="3-10", help="objects per scene, MIN-MAX (as grasp6d synth)")
     parser.add_argument("--object-ids", default=None, help="restrict the splits' objects (quick checks only)")
     parser.add_argument("--label-points", type=int, default=512, help="max label points per object")
+    parser.add_argument("--refine", action="store_true",
+                        help="contact-map refinement of the detections (a checkpoint with a contact prior)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", required=True, help="report folder (scenes, dumps, report_seed_S.json/.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -46,7 +48,7 @@ def settings_from(args: argparse.Namespace):
     return ReportSettings(seed=args.seed, splits=splits, checkpoint=args.checkpoint, scenes=args.scenes,
                           views=args.views, camera=args.camera, workspaces=workspaces, oracle=not args.no_oracle,
                           dev=args.dev, objects=(lo, hi), object_ids=pool, label_points=args.label_points,
-                          threads=args.threads)
+                          threads=args.threads, refine=args.refine)
 
 
 def run(args: argparse.Namespace) -> int:

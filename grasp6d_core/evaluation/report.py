@@ -53,6 +53,7 @@ class ReportSettings:
     object_ids: list[int] | None = None    # restrict the split's objects (quick checks only)
     label_points: int = 512
     threads: int = 2
+    refine: bool = False                   # contact-map refinement of the detections (checkpoints with a prior)
 
 
 def development_seeds(checkpoint: str | None) -> set[int]:
@@ -70,6 +71,14 @@ def development_seeds(checkpoint: str | None) -> set[int]:
         if isinstance(init, dict) and isinstance(init.get("data_recipe"), dict):
             pending.append(init["data_recipe"])
     return seeds
+
+
+def detection_key(settings: ReportSettings) -> str:
+    """What the dumps depend on beyond the scenes: the checkpoint's content (not its path) and refinement. Dumps
+    live in a folder per key, so a report with other weights in the same --out never scores stale dumps."""
+    import hashlib
+    digest = hashlib.sha256(Path(settings.checkpoint or shipped_checkpoint()).read_bytes()).hexdigest()[:12]
+    return digest + ("-refine" if settings.refine else "")
 
 
 def check_seed(settings: ReportSettings) -> bool:
@@ -144,15 +153,17 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
     torch.set_num_threads(max(1, settings.threads))
     root = seed_root(out, settings.seed)
     detector = GraspDetector.from_checkpoint(settings.checkpoint)
+    key = detection_key(settings)
     results: dict = {}
     for split in settings.splits:
         say(progress, f"[{split}] generating {settings.scenes} scenes x {settings.views} views, seed {settings.seed}")
         ids = generate_split(root, split, settings, progress)
         results[split] = {}
         for workspace in settings.workspaces:
-            dump = root / f"dump_{workspace}"
-            say(progress, f"[{split}] detecting, workspace {workspace}")
-            detect_split(GraspPipeline(detector, PipelineSettings()), root, dump, ids, settings, workspace, progress)
+            dump = root / f"dump_{workspace}_{key}"
+            say(progress, f"[{split}] detecting, workspace {workspace}{', refined' if settings.refine else ''}")
+            detect_split(GraspPipeline(detector, PipelineSettings(refine=settings.refine)), root, dump, ids, settings,
+                         workspace, progress)
             say(progress, f"[{split}] scoring, workspace {workspace}")
             results[split][workspace] = score(root, dump, ids, settings, progress)
         if settings.oracle:
@@ -163,7 +174,8 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
     report = {"seed": settings.seed, "development": development,
               "figures": "development (the checkpoint was developed on this seed's scenes)" if development
               else "fresh seed (never used for development)",
-              "settings": {**asdict(settings), "checkpoint": str(settings.checkpoint or "shipped")},
+              "settings": {**asdict(settings), "checkpoint": str(settings.checkpoint or "shipped"),
+                           "detection_key": key},
               "results": results}
     (out / f"report_seed_{settings.seed}.json").write_text(json.dumps(report, indent=1))
     (out / f"report_seed_{settings.seed}.md").write_text(markdown_report(report) + "\n")
@@ -179,7 +191,7 @@ def markdown_report(report: dict) -> str:
     """One row per split and workspace (and the oracle): AP, AP0.4, AP0.8, each with its 95 % interval."""
     s = report["settings"]
     title = (f"Seed {report['seed']}: {report['figures']}; {s['scenes']} scenes x {s['views']} views per split, "
-             f"{s['camera']}, checkpoint {s['checkpoint']}.")
+             f"{s['camera']}, checkpoint {s['checkpoint']}{', refined' if s.get('refine') else ''}.")
     if report["development"]:
         title = "**DEVELOPMENT FIGURES, not a test result.** " + title
     lines = [title, "", "| split | workspace | scenes | images | AP (95 % CI) | AP0.4 (95 % CI) | AP0.8 (95 % CI) |",
