@@ -30,17 +30,22 @@ def test_report_json_structure_and_intervals(tiny_reports):
     folder, report, _ = tiny_reports
     assert report["seed"] == SEED and report["development"] is False and "fresh" in report["figures"]
     assert set(report["results"]) == {"novel"}
-    assert set(report["results"]["novel"]) == {"labels", "none", "oracle"}
+    assert set(report["results"]["novel"]) == {"labels", "none", "oracle", "fused", "fused_oracle"}
     for scope, r in report["results"]["novel"].items():
-        assert r["scenes"] == 2 and r["images"] == 4 and list(r["per_scene"]) == ["scene_0160", "scene_0161"]
+        images = 2 if scope.startswith("fused") else 4       # fused: one input per scene
+        assert r["scenes"] == 2 and r["images"] == images and list(r["per_scene"]) == ["scene_0160", "scene_0161"]
         for metric in ("AP", "AP0.4", "AP0.8"):
             low, high = r["ci95"][metric]
             assert 0.0 <= low <= r[metric] <= high <= 100.0, (scope, metric, r)
     oracle, model = report["results"]["novel"]["oracle"], report["results"]["novel"]["labels"]
     assert oracle["AP"] > 30.0 and oracle["AP"] > model["AP"]          # the labels' own grasps are the ceiling
+    fused, fused_oracle = report["results"]["novel"]["fused"], report["results"]["novel"]["fused_oracle"]
+    # one object per scene and <= 5 grasps per object in the fused protocol: precision@k up to k = 50 caps it low
+    assert fused_oracle["AP"] > 10.0 and fused_oracle["AP"] > fused["AP"] >= 0.0
     assert oracle["ci95"]["AP"][0] < oracle["ci95"]["AP"][1]           # two scenes' APs differ: a real interval
     table = (folder / f"report_seed_{SEED}.md").read_text()
     assert "| novel | labels | 2 | 4 |" in table and "| novel | label oracle |" in table
+    assert "| novel | fused input (TSDF of all views) | 2 | 2 |" in table
     assert "DEVELOPMENT" not in table
 
 
@@ -61,7 +66,7 @@ def test_other_weights_in_the_same_folder_get_their_own_dumps(tiny_reports, tmp_
     halved = tmp_path / "halved.pt"
     torch.save(blob, halved)
     assert cli(TINY + ["--seed", str(SEED), "--out", str(folder), "--checkpoint", str(halved),
-                       "--workspace", "labels", "--no-oracle"]) == 0
+                       "--workspace", "labels", "--inputs", "single", "--no-oracle"]) == 0
     other = json.loads((folder / f"report_seed_{SEED}.json").read_text())
     keys = shipped["settings"]["detection_key"], other["settings"]["detection_key"]
     assert keys[0] != keys[1] and other["settings"]["checkpoint"] == str(halved)
@@ -87,7 +92,8 @@ def test_development_report_is_labelled():
 
 @pytest.mark.parametrize("flag, value, message", [("--splits", "train", "train scenes are not a test"),
                                                   ("--workspace", "box", "choose from labels, none"),
-                                                  ("--objects", "5-2", "MIN-MAX")])
+                                                  ("--objects", "5-2", "MIN-MAX"),
+                                                  ("--inputs", "depth", "choose from single, fused")])
 def test_report_bad_values_one_line(tmp_path, capsys, flag, value, message):
     assert cli(TINY + ["--seed", "5", "--out", str(tmp_path), flag, value]) == 2
     assert message in capsys.readouterr().err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
-from grasp6d_core.evaluation.detect_dumps import write_dumps
+from grasp6d_core.evaluation.detect_dumps import write_dumps, write_fused_dumps
 from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
 from grasp6d_core.splits import parse_range
 
@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluation only — labels: crop to the objects' box + 5 cm from the label image when "
                              "present (as GSNet's test loader does; a robot has no label image); none: no box; "
                              "x0,x1,y0,y1,z0,z1: a fixed box in the camera frame [m]")
+    parser.add_argument("--fused", action="store_true",
+                        help="the robot's input: fuse each scene's --views in the TSDF and detect once on its surface "
+                             "cloud; one dump per scene, 0000.npy in camera 0's frame (grasp6d eval --protocol fused)")
     parser.add_argument("--max-depth", type=float, default=1.5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=2)
@@ -56,18 +59,27 @@ def _run(args: argparse.Namespace) -> None:
     from grasp6d_core.model.detector import GraspDetector
 
     torch.set_num_threads(max(1, args.threads))
+    if args.fused and args.workspace == "labels":
+        raise ValueError("--fused: the label crop is per image; the fused cloud is cropped to the table by the "
+                         "TSDF's workspace: give --workspace none or a box in camera 0's frame")
     fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)
     settings = settings_from_args(args, box=fixed_box)
     pipeline = GraspPipeline(GraspDetector.from_checkpoint(args.checkpoint, args.device), settings)
     views = parse_range(args.views)
-    jobs = []
+    per_scene = []
     for folder in scene_folders(args.input, args.scenes):
         cam_dir = folder / args.camera
         if not (cam_dir / "depth").is_dir():
             raise FileNotFoundError(f"{folder}: no {args.camera}/depth folder")
         present = {int(p.stem) for p in (cam_dir / "depth").glob("*.png")}
-        jobs += [(folder, a) for a in views if a in present]
-    if not jobs:
+        per_scene.append((folder, [a for a in views if a in present]))
+    if not any(anns for _, anns in per_scene):
         raise FileNotFoundError(f"--input {args.input}: no depth images for --views {args.views}")
+    if args.fused:
+        jobs = [(folder, anns) for folder, anns in per_scene if anns]
+        write_fused_dumps(pipeline, jobs, args.camera, args.out, png=not args.no_png)
+        print(f"wrote {len(jobs)} fused-input dumps under {args.out}")
+        return
+    jobs = [(folder, a) for folder, anns in per_scene for a in anns]
     write_dumps(pipeline, settings, jobs, args.camera, args.out, args.workspace, args.max_depth, png=not args.no_png)
     print(f"wrote {len(jobs)} dumps under {args.out}")

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default="realsense", choices=["realsense", "kinect"])
     parser.add_argument("--workspace", default="labels,none",
                         help="crops to report, comma-separated: labels (the benchmark's label-image box), none")
+    parser.add_argument("--inputs", default="single,fused",
+                        help="comma-separated: single (every view on its own, the benchmark's per-image protocol), "
+                             "fused (each scene's views fused in the TSDF, as the robot feeds the detector)")
     parser.add_argument("--no-oracle", action="store_true", help="skip the label oracle's AP (the ceiling)")
     parser.add_argument("--objects", default="3-10", help="objects per scene, MIN-MAX (as grasp6d synth)")
     parser.add_argument("--object-ids", default=None, help="restrict the splits' objects (quick checks only)")
@@ -31,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace):
-    from grasp6d_core.evaluation.report import WORKSPACES, ReportSettings  # torch: not for --help
+    from grasp6d_core.evaluation.report import INPUTS, WORKSPACES, ReportSettings  # torch: not for --help
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     bad = [s for s in splits if s not in ("seen", "similar", "novel")]
     if not splits or bad:
@@ -39,6 +42,9 @@ def settings_from(args: argparse.Namespace):
     workspaces = tuple(w.strip() for w in args.workspace.split(",") if w.strip())
     if not workspaces or set(workspaces) - set(WORKSPACES):
         raise ValueError(f"--workspace {args.workspace!r}: choose from {', '.join(WORKSPACES)}")
+    inputs = tuple(i.strip() for i in args.inputs.split(",") if i.strip())
+    if not inputs or set(inputs) - set(INPUTS):
+        raise ValueError(f"--inputs {args.inputs!r}: choose from {', '.join(INPUTS)}")
     lo, hi = parse_object_count(args.objects)
     if args.scenes < 1 or args.views < 1 or args.label_points < 1:
         raise ValueError("--scenes, --views and --label-points must be >= 1")
@@ -48,7 +54,7 @@ def settings_from(args: argparse.Namespace):
     return ReportSettings(seed=args.seed, splits=splits, checkpoint=args.checkpoint, scenes=args.scenes,
                           views=args.views, camera=args.camera, workspaces=workspaces, oracle=not args.no_oracle,
                           dev=args.dev, objects=(lo, hi), object_ids=pool, label_points=args.label_points,
-                          threads=args.threads, refine=args.refine)
+                          threads=args.threads, refine=args.refine, inputs=inputs)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,9 +6,9 @@ training, the prior stage, the benchmarks and the tests read.
   preprocessing can be cached), normals estimated (oriented to the camera), per-point object index and
   objectness from the label image, graspness from the labels (share of a point's good grasps, min-max
   normalised per image), and the objects' labels + SDFs + poses (camera <- object) for the losses.
-- ``mode='fused'``: one scene = one sample: every view's depth fused in a TSDF
-  (:class:`grasp6d_core.sensing.tsdf.TSDFVolume`, table frame), its surface sampled to ``num_points`` points with
-  TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps ann 0); points take the
+- ``mode='fused'``: one scene = one sample: every view's depth fused in a TSDF by
+  :func:`grasp6d_core.data.fusion.fuse_views` (the robot's TSDFVolume, table frame), its surface sampled to
+  ``num_points`` points with TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps ann 0); points take the
   object whose model points (``nontextured.ply``) lie within ``FUSED_SEG_RADIUS``.
 - ``augment=True`` (see :func:`augment_sample`): a rotation about the table normal through the objects' centre
   (±``AUGMENT_ROTATION_DEG``), applied to points, normals and poses, and point dropout (up to
@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
+from grasp6d_core.data.fusion import fuse_views
 from grasp6d_core.data.scene_io import load_meta, model_points
 from grasp6d_core.data.sdf import ObjectSDF
 from grasp6d_core.data.training_labels import SEED_LABEL_RADIUS, ObjectLabels
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.normals import estimate_normals
-from grasp6d_core.sensing.tsdf import TSDFVolume
 from grasp6d_core.splits import SCENE_SPLITS, TEST_SCENES
 
 SPLITS = {**SCENE_SPLITS, "test": TEST_SCENES}
@@ -329,23 +329,12 @@ class GraspNetDataset:
         return files + self.image_files(scene, 0)
 
     def _fused(self, scene: int) -> dict:
-        from PIL import Image
         from scipy.spatial import cKDTree
         cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
-        cam_poses = np.load(cdir / "camera_poses.npy")
-        align = np.load(cdir / "cam0_wrt_table.npy")
-        K = np.load(cdir / "camK.npy")
-        volume = TSDFVolume(voxel_size=self.voxel_size, workspace=(-0.3, 0.3, -0.3, 0.3, -0.02, 0.3))
-        intr = None
         anns = sorted(int(p.stem) for p in (cdir / "depth").glob("*.png"))
-        for ann in anns:
-            depth = np.asarray(Image.open(cdir / "depth" / f"{ann:04d}.png"), np.float32) / 1000.0  # GraspNet: mm
-            intr = intr or CameraIntrinsics.from_matrix(K, depth.shape[1], depth.shape[0])
-            volume.integrate_depth(depth, intr, align @ cam_poses[ann])
-        pts, nrm = volume.surface(self.num_points, seed=int(self._rng(0, scene, 0).integers(1 << 31)))
-        cam0 = np.linalg.inv(align @ cam_poses[anns[0]])
-        points = (pts @ cam0[:3, :3].T + cam0[:3, 3]).astype(np.float32)
-        normals = (nrm @ cam0[:3, :3].T).astype(np.float32)
+        fused = fuse_views(cdir, anns, self.num_points, seed=int(self._rng(0, scene, 0).integers(1 << 31)),
+                           voxel_size=self.voxel_size, reference=anns[0])
+        points, normals = fused.points, fused.normals
         ids, poses = load_meta(self.root, scene, self.camera, anns[0])
         order = [int(v) for v in (self.root / "scenes" / f"scene_{scene:04d}" / "object_id_list.txt").read_text().split()]
         objects = [self.object_labels(scene, int(o), order) for o in ids]

@@ -1,5 +1,7 @@
 """A test report from a seed: generate fresh test scenes with the data engine, detect grasps with a checkpoint,
-score them, and summarize AP per split and workspace with a per-scene bootstrap interval.
+score them, and summarize AP per split, input and workspace with a per-scene bootstrap interval. Inputs: single
+views (the benchmark's per-image protocol, with and without the label crop) and each scene's views fused in the
+TSDF (what the robot feeds the detector, scored with the fused-scene protocol).
 
 Figures measured on the scenes a model was developed on (trained, validated, tuned or chosen on) flatter it, so
 a seed the checkpoint's data recipe names, or the project's development seed 0, is refused unless the caller
@@ -8,7 +10,7 @@ reports from fresh seeds").
 
 Layout under ``out``: ``objects/`` (object models and grasp labels; they do not depend on the seed, so every
 seed's root links to the same ones), ``seed_S/`` (a GraspNet-format root: scenes of all splits, plus one dump
-per workspace and the label oracle's dump), ``report_seed_S.json`` and ``report_seed_S.md``. Finished scenes,
+per input and workspace of each checkpoint, and the label oracle's dump), ``report_seed_S.json`` and ``report_seed_S.md``. Finished scenes,
 objects and dump files are kept, so an interrupted report resumes.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from grasp6d_core.data.assets import ensure_objects
 from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan, write_scene
 from grasp6d_core.evaluation.compare import bootstrap_mean_interval
-from grasp6d_core.evaluation.detect_dumps import write_dumps
+from grasp6d_core.evaluation.detect_dumps import write_dumps, write_fused_dumps
 from grasp6d_core.evaluation.dumps import write_dump
 from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
 from grasp6d_core.grasp import dump_path
@@ -34,6 +36,7 @@ from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 
 DEVELOPMENT_SEED = 0          # every design, checkpoint and threshold choice so far was measured on seed 0
 WORKSPACES = ("labels", "none")
+INPUTS = ("single", "fused")
 METRICS = ("AP", "AP0.4", "AP0.8")
 SHARED_OBJECT_FOLDERS = ("models", "grasp_label")
 
@@ -54,6 +57,7 @@ class ReportSettings:
     label_points: int = 512
     threads: int = 2
     refine: bool = False                   # contact-map refinement of the detections (checkpoints with a prior)
+    inputs: tuple[str, ...] = INPUTS       # single: every view on its own; fused: all views of a scene in the TSDF
 
 
 def development_seeds(checkpoint: str | None) -> set[int]:
@@ -135,14 +139,54 @@ def detect_split(pipeline, root: Path, dump: Path, ids: list[int], settings: Rep
                 progress=progress)
 
 
-def score(root: Path, dump: Path, ids: list[int], settings: ReportSettings, progress: bool) -> dict:
+def detect_fused_split(pipeline, root: Path, dump: Path, ids: list[int], settings: ReportSettings,
+                       progress: bool) -> None:
+    """The fused-input dump (0000.npy, all views fused) of every scene of ``ids`` not dumped yet, as
+    ``grasp6d detect --fused --workspace none`` writes it."""
+    jobs = [(root / "scenes" / f"scene_{s:04d}", list(range(settings.views))) for s in ids
+            if not dump_path(dump, s, settings.camera, 0).is_file()]
+    write_fused_dumps(pipeline, jobs, settings.camera, dump, png=False, progress=progress)
+
+
+def score(root: Path, dump: Path, ids: list[int], settings: ReportSettings, progress: bool,
+          protocol: str = "standard") -> dict:
     """``grasp6d eval`` of the dump plus each metric's 95 % bootstrap interval over the scenes."""
-    result = evaluate_dump(image_jobs(root, dump, ids, settings.camera, "standard", list(range(settings.views))),
+    result = evaluate_dump(image_jobs(root, dump, ids, settings.camera, protocol, list(range(settings.views))),
                            progress=progress)
     per_scene = result["per_scene"]
     return {**{m: result[m] for m in METRICS},
             "ci95": {m: bootstrap_mean_interval([r[m] for r in per_scene.values()]) for m in METRICS},
             "scenes": len(per_scene), "images": result["images"], "per_scene": per_scene}
+
+
+def report_split(split: str, root: Path, detector, key: str, settings: ReportSettings, progress: bool) -> dict:
+    """One split: generate its scenes, detect (dumps under ``dump_*_KEY``) and score, per input and workspace."""
+    say(progress, f"[{split}] generating {settings.scenes} scenes x {settings.views} views, seed {settings.seed}")
+    ids = generate_split(root, split, settings, progress)
+    pipeline = lambda: GraspPipeline(detector, PipelineSettings(refine=settings.refine))  # noqa: E731 (fresh box)
+    refined = ", refined" if settings.refine else ""
+    results: dict = {}
+    for workspace in settings.workspaces if "single" in settings.inputs else ():
+        dump = root / f"dump_{workspace}_{key}"
+        say(progress, f"[{split}] detecting on single views, workspace {workspace}{refined}")
+        detect_split(pipeline(), root, dump, ids, settings, workspace, progress)
+        results[workspace] = score(root, dump, ids, settings, progress)
+    if settings.oracle:
+        say(progress, f"[{split}] the label oracle")
+        write_dump("oracle", root, root / "dump_oracle", ids, settings.camera, list(range(settings.views)),
+                   settings.seed)
+        if "single" in settings.inputs:
+            results["oracle"] = score(root, root / "dump_oracle", ids, settings, progress)
+    if "fused" in settings.inputs:
+        # What the robot feeds: every view of a scene fused in the TSDF, one detection per scene, no crop but
+        # the TSDF's table workspace; scored with the fused protocol (<= 5 grasps per object).
+        dump = root / f"dump_fused_{key}"
+        say(progress, f"[{split}] detecting on the fused input ({settings.views} views per scene){refined}")
+        detect_fused_split(pipeline(), root, dump, ids, settings, progress)
+        results["fused"] = score(root, dump, ids, settings, progress, protocol="fused")
+        if settings.oracle:
+            results["fused_oracle"] = score(root, root / "dump_oracle", ids, settings, progress, protocol="fused")
+    return results
 
 
 def run_report(out: str | Path, settings: ReportSettings, progress: bool = True) -> dict:
@@ -154,23 +198,7 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
     root = seed_root(out, settings.seed)
     detector = GraspDetector.from_checkpoint(settings.checkpoint)
     key = detection_key(settings)
-    results: dict = {}
-    for split in settings.splits:
-        say(progress, f"[{split}] generating {settings.scenes} scenes x {settings.views} views, seed {settings.seed}")
-        ids = generate_split(root, split, settings, progress)
-        results[split] = {}
-        for workspace in settings.workspaces:
-            dump = root / f"dump_{workspace}_{key}"
-            say(progress, f"[{split}] detecting, workspace {workspace}{', refined' if settings.refine else ''}")
-            detect_split(GraspPipeline(detector, PipelineSettings(refine=settings.refine)), root, dump, ids, settings,
-                         workspace, progress)
-            say(progress, f"[{split}] scoring, workspace {workspace}")
-            results[split][workspace] = score(root, dump, ids, settings, progress)
-        if settings.oracle:
-            say(progress, f"[{split}] scoring the label oracle")
-            write_dump("oracle", root, root / "dump_oracle", ids, settings.camera, list(range(settings.views)),
-                       settings.seed)
-            results[split]["oracle"] = score(root, root / "dump_oracle", ids, settings, progress)
+    results = {split: report_split(split, root, detector, key, settings, progress) for split in settings.splits}
     report = {"seed": settings.seed, "development": development,
               "figures": "development (the checkpoint was developed on this seed's scenes)" if development
               else "fresh seed (never used for development)",
@@ -187,6 +215,10 @@ def say(progress: bool, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+ROW_NAMES = {"oracle": "label oracle", "fused": "fused input (TSDF of all views)",
+             "fused_oracle": "fused: label oracle"}
+
+
 def markdown_report(report: dict) -> str:
     """One row per split and workspace (and the oracle): AP, AP0.4, AP0.8, each with its 95 % interval."""
     s = report["settings"]
@@ -199,6 +231,6 @@ def markdown_report(report: dict) -> str:
     for split, by_workspace in report["results"].items():
         for workspace, r in by_workspace.items():
             cells = [f"{r[m]:.2f} ({r['ci95'][m][0]:.2f} … {r['ci95'][m][1]:.2f})" for m in METRICS]
-            name = "label oracle" if workspace == "oracle" else workspace
+            name = ROW_NAMES.get(workspace, workspace)
             lines.append(f"| {split} | {name} | {r['scenes']} | {r['images']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
