@@ -278,6 +278,10 @@ def test_several_roots_train_as_one_set_and_init_starts_from_weights(tiny_root, 
     for name in weights:
         torch.testing.assert_close(after["model"][name], start["model"][name], atol=1e-9, rtol=0)
     assert {0, 5, 6} <= development_seeds(str(tuned / "final.pt"))
+    # continued with --resume, the run still records the weights it started from
+    assert main(["train", "--data", str(other), "--out", str(tuned), "--steps", "2", "--resume"] + common) == 0
+    resumed = torch.load(tuned / "final.pt", weights_only=True)
+    assert resumed["step"] == 2 and resumed["data_recipe"]["init"]["path"] == str(run / "final.pt")
     assert main(["train", "--data", str(other), "--out", str(tmp_path / "bad"), "--steps", "1", "--init",
                  str(run / "final.pt"), "--config", "baseline", "--train-scenes", "0", "--val-scenes", ""]) == 2
     assert "was trained with config" in capsys.readouterr().err

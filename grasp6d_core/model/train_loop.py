@@ -97,9 +97,9 @@ def _checked(config: TrainConfig) -> TrainConfig:
 
 
 def training_set(config: TrainConfig, selection: str | Sequence[int], seed: int, log=print, **options):
-    """The scenes ``selection`` ('0-99' or ids) of every root of ``config`` as one MultiRootDataset (root k seeded ``seed`` + a stride,
-    cached per root when the config caches). A root without any of them is skipped with a line in ``log``;
-    FileNotFoundError when no root has one."""
+    """The scenes ``selection`` ('0-99' or ids) of every root of ``config`` as one MultiRootDataset (root k
+    seeded ``seed`` + a stride, cached per root when the config caches). A root without any of them is skipped
+    with a line in ``log``; FileNotFoundError when no root has one."""
     from grasp6d_core.data.loader import GraspNetDataset
     from grasp6d_core.data.multi_root import MultiRootDataset
     roots, scenes = config.roots(), scene_ids(selection, "scenes")
@@ -173,6 +173,8 @@ def _train(settings: TrainConfig, dist) -> None:
             for group in optimizer.param_groups:  # lr applies on resume too: a lower rate for a final stretch
                 group["lr"] = settings.lr
         start, wall_before = int(blob["step"]), float(blob["extra"].get("wall_seconds", 0.0))
+        if isinstance((blob.get("data_recipe") or {}).get("init"), dict):   # a run started with --init
+            recipe = {**recipe, "init": blob["data_recipe"]["init"]}
         dist.log(f"resumed {out / 'last.pt'} at step {start} (saved by {blob['extra'].get('world_size', 1)} "
                  f"process(es), now {dist.world})")
     scaler = None
