@@ -227,7 +227,8 @@ def _detect_request(rng: np.random.Generator, cloud: PointCloud2, cloud_name: st
     return f"{name} / cloud {cloud_name}", request
 
 
-def _execute_request(rng: np.random.Generator) -> tuple[str, Any]:
+def valid_execute_request():
+    """A grasp the sim hand can execute: the cube of the fuzz world, from straight above."""
     from grasp6d_ros.srv import ExecuteGrasp
     request = ExecuteGrasp.Request()
     request.header.frame_id = "panda_link0"
@@ -235,6 +236,13 @@ def _execute_request(rng: np.random.Generator) -> tuple[str, Any]:
     grasp.pose.position.z, grasp.width, grasp.depth, grasp.score = 0.035, 0.05, 0.02, 0.9
     grasp.pose.orientation.x, grasp.pose.orientation.y, grasp.pose.orientation.z, grasp.pose.orientation.w = \
         1.0, 0.0, 0.0, 0.0   # approach straight down (grasp x = base -z) in GraspNet's frame
+    return request
+
+
+def _execute_request(rng: np.random.Generator) -> tuple[str, Any]:
+    from grasp6d_ros.srv import ExecuteGrasp
+    request = valid_execute_request()
+    grasp = request.grasp
     name = str(rng.choice(["empty request", "width", "depth", "position", "orientation", "score", "height",
                            "frame", "object_id", "ranked list"]))
     if name == "ranked list":   # the latest ~/grasps, some impossible: the executor skips those, tries the rest
@@ -265,6 +273,46 @@ def _ranked_list(rng: np.random.Generator):
         if hasattr(request, "grasp"):
             array.grasps.append(request.grasp)
     return array
+
+
+def pick_goals(n: int, seed: int = 0) -> Iterator[tuple[str, Any]]:
+    """``n`` Pick goals: the grasp form with the execute mutations, the detection form with odd values in its
+    fields, and both forms at once (named; the goal as the second item)."""
+    from grasp6d_ros.action import Pick
+    rng = np.random.default_rng(seed)
+    for index in range(n):
+        goal = Pick.Goal()
+        form = ("grasp", "detection", "both")[index % 3]
+        name = form
+        if form in ("grasp", "both"):
+            name, request = _execute_request(rng)
+            if not hasattr(request, "grasp"):    # a ranked list has no Pick form: the plain grasp instead
+                name, request = "valid", valid_execute_request()
+            goal.grasp, goal.header = request.grasp, request.header
+            name = f"grasp: {name}"
+        if form in ("detection", "both"):
+            field = str(rng.choice(["max_grasps", "min_score", "target_frame", "roi", "approach", "object id",
+                                    "mask", "max_attempts"]))
+            special = float(rng.choice(SPECIAL_FLOATS))
+            if field == "max_grasps":
+                goal.max_grasps = int(rng.choice([-1, -2 ** 31, 2 ** 31 - 1, 0, 5]))
+            elif field == "min_score":
+                goal.min_score = special
+            elif field == "target_frame":
+                goal.target_frame = str(rng.choice(ODD_FRAMES))
+            elif field == "roi":
+                goal.roi_min.x, goal.roi_max.y = special, float(rng.choice(SPECIAL_FLOATS))
+            elif field == "approach":
+                goal.approach_axis.z, goal.max_approach_angle = special, float(rng.choice(SPECIAL_FLOATS))
+            elif field == "object id":
+                goal.target_object_id = int(rng.choice([-2 ** 31, 2 ** 31 - 1, 7]))
+            elif field == "mask":
+                goal.mask.height, goal.mask.width, goal.mask.encoding = 2, 2, str(rng.choice(["mono8", "rgb8", ""]))
+                goal.mask.step, goal.mask.data = 2, [1, 2, 3]         # too short for its size
+            else:
+                goal.max_attempts = int(rng.choice([-1, -2 ** 31, 2 ** 31 - 1]))
+            name = f"{name} + detection {field}" if form == "both" else f"detection: {field}"
+        yield name, goal
 
 
 # ---------------------------------------------------------------------------------------------- generator

@@ -5,6 +5,7 @@ nodes' callbacks, and a smaller set over Fast DDS. No exception escapes, every r
 import gc
 import json
 
+import numpy as np
 import psutil
 import pytest
 import rclpy
@@ -14,7 +15,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
 from fuzz_harness import DEFECTS, Runner, make_nodes, run_cases
-from fuzz_inputs import SMALL, generate
+from fuzz_inputs import SMALL, generate, pick_goals, valid_execute_request
 from grasp6d_ros.conversions import intrinsics_to_camera_info
 from grasp6d_ros.executor_node import ExecutorNode
 from grasp6d_ros.tsdf_node import TSDFNode
@@ -159,3 +160,53 @@ def test_fuzz_over_dds_every_answer_explained_and_nodes_keep_serving(sim_backend
         assert "internal error" not in answer.message, (case.kind, case.name, answer.message)
     assert len(answers) >= 20 and frames >= 5 and sum(tsdf.counts.values()) >= frames
     assert not alive.success and "max_grasps must be >= 0" in alive.message
+
+
+PICK_GOALS = 24
+
+
+def test_fuzz_pick_goals_over_dds_every_result_explained(sim_backend):
+    """Malformed Pick goals to executor_node's ~/pick over Fast DDS (grasp form with the execute mutations, detection
+    form with odd field values, both forms at once): every goal ends with a result, a failure always names its
+    reason (never "internal error"), a refused goal ends in stage none, and the node still picks afterwards.
+    The detector holds a surface (two boxes on a table), so detection goals reach the detector's field checks."""
+    from sensor_msgs.msg import PointCloud2
+    from grasp6d_ros.conversions import numpy_to_pointcloud2
+    from grasp6d_core.normals import estimate_normals
+    from target_scene import two_boxes
+    from action_msgs.msg import GoalStatus
+    from grasp6d_ros.action import Pick
+    from grasp6d_ros.detector_node import LATCHED, DetectorNode
+    from grasp6d_ros.pick_client import PickClientNode, send_pick
+    factories = (
+        lambda ctx: DetectorNode(context=ctx, parameter_overrides=[Parameter("detector", value="antipodal"),
+                                                                   Parameter("min_points", value=20)]),
+        lambda ctx: ExecutorNode(backend=sim_backend, context=ctx, parameter_overrides=[
+            Parameter("backend", value="sim"), Parameter("max_attempts", value=1), Parameter("detect_timeout", value=10.0)]),
+        lambda ctx: PickClientNode("fuzz_pick_client", context=ctx))
+    runs = []
+    with spinning(*factories) as (detector, _, client):
+        surface = client.create_publisher(PointCloud2, "/surface", LATCHED)
+        assert wait_for(lambda: surface.get_subscription_count() > 0)
+        points = two_boxes()["organized"].reshape(-1, 3)
+        points = points[np.isfinite(points).all(axis=1)][::8]     # a few thousand points: detections stay quick
+        surface.publish(numpy_to_pointcloud2(points, estimate_normals(points), frame_id="camera"))
+        assert wait_for(lambda: detector._surface is not None)
+        for name, goal in pick_goals(PICK_GOALS, seed=2):
+            runs.append((name, send_pick(client.pick, goal, timeout=60)))
+        # still serving: a plain, possible grasp is executed (to some stage) after all of that
+        valid = valid_execute_request()
+        after = send_pick(client.pick, Pick.Goal(grasp=valid.grasp, header=valid.header), timeout=60)
+    outcomes = {"succeeded": 0, "failed": 0}
+    reasons = [run.result.message for name, run in runs if name.startswith("detection")]
+    assert not any("no cloud yet" in reason for reason in reasons), reasons
+    for name, run in runs:
+        assert run.result is not None and run.status in (GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED), name
+        result = run.result
+        if not result.success:
+            assert result.message.strip() and "internal error" not in result.message, (name, result.message)
+        outcomes["succeeded" if result.success else "failed"] += 1
+        if name.startswith("grasp:") and "+" in name:        # both forms at once: refused before any motion
+            assert not result.success and result.stage == "none", (name, result.message)
+    print(json.dumps({"pick_goals": len(runs), **outcomes}))
+    assert len(runs) == PICK_GOALS and after.result is not None and after.result.stage != "none", after.result
