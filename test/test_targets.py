@@ -149,7 +149,7 @@ def test_pipeline_python_api_restricts_grasps(scene, detector):
     g = scope["grasps"]
     assert len(g) and np.all((g.translations >= lo) & (g.translations <= hi)) and g.widths.max() <= 0.085
     assert np.all(truth[cKDTree(points).query(g.translations)[1]] == 1) and np.all(g.object_ids >= 1)   # labelled
-    assert np.all(g.approaches[:, 2] >= np.cos(np.deg2rad(30)) - 1e-6)
+    assert np.all(g.approaches[:, 2] >= np.cos(np.deg2rad(45)) - 1e-6)
 
 
 def test_pipeline_applies_targets_in_the_cloud_frame_after_the_crop():
