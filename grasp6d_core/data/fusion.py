@@ -17,12 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
-from grasp6d_core.data.scene_io import read_depth_m, table_from_camera
+from grasp6d_core.data.scene_io import table_from_camera
+from grasp6d_core.sensing.scene_dir import read_depth_metres
 from grasp6d_core.sensing.tsdf import TSDFVolume
-
-# Table frame [m]: the table top and what stands on it (tsdf_node's default workspace is the same box).
-FUSED_WORKSPACE = (-0.3, 0.3, -0.3, 0.3, -0.02, 0.3)
-
 
 @dataclass
 class FusedCloud:
@@ -45,9 +42,10 @@ def fuse_views(cam_dir: str | Path, views: Sequence[int], num_points: int = 2000
     if reference_pose is None:
         raise FileNotFoundError(f"{cam_dir}: camera_poses.npy and cam0_wrt_table.npy are needed to fuse views")
     K = np.load(cam_dir / "camK.npy")
-    volume = TSDFVolume(voxel_size=voxel_size, workspace=FUSED_WORKSPACE)
+    # TSDFVolume's default workspace, the table-top box tsdf_node uses: the robot's input, not a copy of it
+    volume = TSDFVolume(voxel_size=voxel_size)
     for ann in views:
-        depth = read_depth_m(cam_dir, ann)
+        depth = read_depth_metres(cam_dir / "depth" / f"{ann:04d}.png")
         intrinsics = CameraIntrinsics.from_matrix(K, depth.shape[1], depth.shape[0])
         volume.integrate_depth(depth, intrinsics, table_from_camera(cam_dir, ann))
     points, normals = volume.surface(num_points, seed=seed)

@@ -8,8 +8,8 @@ training, the prior stage, the benchmarks and the tests read.
   normalised per image), and the objects' labels + SDFs + poses (camera <- object) for the losses.
 - ``mode='fused'``: one scene = one sample: every view's depth fused in a TSDF by
   :func:`grasp6d_core.data.fusion.fuse_views` (the robot's TSDFVolume, table frame), its surface sampled to
-  ``num_points`` points with TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps ann 0); points take the
-  object whose model points (``nontextured.ply``) lie within ``FUSED_SEG_RADIUS``.
+  ``num_points`` points with TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps
+  ann 0); points take the object whose model points (``nontextured.ply``) lie within ``FUSED_SEG_RADIUS``.
 - ``augment=True`` (see :func:`augment_sample`): a rotation about the table normal through the objects' centre
   (±``AUGMENT_ROTATION_DEG``), applied to points, normals and poses, and point dropout (up to
   ``AUGMENT_DROPOUT`` of the points, refilled by repeats so every cloud keeps ``num_points``). Labels stay in

@@ -21,29 +21,19 @@ ROOT_SEED_STRIDE = 7919
 
 
 class MultiRootDataset:
-    """Datasets of several roots, one after the other. ``make(root, seed)`` builds one root's dataset; roots
-    where it finds no scene (FileNotFoundError) are skipped, and at least one root must give images."""
+    """Datasets of several roots, one after the other. ``make(root, seed)`` builds one root's dataset (its
+    errors, e.g. a root without the scenes, reach the caller)."""
 
     def __init__(self, roots: Sequence[str | Path], seed: int, make: Callable[[Path, int], GraspNetDataset]):
-        self.parts: list[GraspNetDataset] = []
-        missing = []
-        for k, root in enumerate(roots):
-            try:
-                self.parts.append(make(Path(root), int(seed) + ROOT_SEED_STRIDE * k))
-            except FileNotFoundError as error:
-                missing.append(str(error))
-        if not self.parts:
-            raise FileNotFoundError("; ".join(missing) or "no data roots given")
+        if not roots:
+            raise FileNotFoundError("no data roots given")
+        self.parts = [make(Path(root), int(seed) + ROOT_SEED_STRIDE * k) for k, root in enumerate(roots)]
         self.starts = [0]
         for part in self.parts:
             self.starts.append(self.starts[-1] + len(part))
 
     def __len__(self) -> int:
         return self.starts[-1]
-
-    @property
-    def roots(self) -> list[Path]:
-        return [part.root for part in self.parts]
 
     def _locate(self, i: int) -> tuple[int, int]:
         if not 0 <= i < len(self):

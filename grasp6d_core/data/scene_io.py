@@ -53,22 +53,6 @@ def table_box_points(grid: float = MODEL_VOXEL) -> np.ndarray:
     return np.stack(np.meshgrid(xs, xs, zs, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def read_depth_m(cam_dir: Path, ann: int) -> np.ndarray:
-    """Depth image ``ann`` of a camera folder in metres (uint16 PNG; the meta file's ``factor_depth`` when
-    present, else GraspNet's millimetres). FileNotFoundError names a missing image."""
-    import scipy.io
-    from PIL import Image
-    cam_dir = Path(cam_dir)
-    depth_png = cam_dir / "depth" / f"{ann:04d}.png"
-    if not depth_png.is_file():
-        raise FileNotFoundError(f"{depth_png}: no such depth image")
-    factor = 1000.0
-    meta = cam_dir / "meta" / f"{ann:04d}.mat"
-    if meta.is_file():
-        factor = float(np.ravel(scipy.io.loadmat(meta).get("factor_depth", [[1000.0]]))[0])
-    return np.asarray(Image.open(depth_png), np.float32) / factor
-
-
 def table_from_camera(cam_dir: Path, ann: int) -> np.ndarray | None:
     """4×4 table <- camera of image ``ann`` (cam0_wrt_table @ camera_poses[ann]); None without those files."""
     cam_dir = Path(cam_dir)

@@ -7,15 +7,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from grasp6d_core.camera import CameraIntrinsics
-from grasp6d_core.data.scene_io import read_depth_m, table_from_camera
+from grasp6d_core.data.scene_io import table_from_camera
 from grasp6d_core.draw import save_grasp_picture
 from grasp6d_core.grasp import dump_path
+from grasp6d_core.sensing.scene_dir import read_depth_metres
 
 
 def image_points(cam_dir, ann: int, max_depth: float):
     """Camera-frame points of one depth image (uint16 mm PNG, factor from meta when present), and the valid
     pixels' mask (to line up the label image)."""
-    depth = read_depth_m(cam_dir, ann)
+    depth = read_depth_metres(cam_dir / "depth" / f"{ann:04d}.png")
     intr = CameraIntrinsics.from_matrix(np.load(cam_dir / "camK.npy"), depth.shape[1], depth.shape[0])
     cloud = intr.depth_to_points(depth, organized=True, max_depth=max_depth)
     valid = np.isfinite(cloud[..., 2])

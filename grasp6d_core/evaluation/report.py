@@ -10,8 +10,8 @@ reports from fresh seeds").
 
 Layout under ``out``: ``objects/`` (object models and grasp labels; they do not depend on the seed, so every
 seed's root links to the same ones), ``seed_S/`` (a GraspNet-format root: scenes of all splits, plus one dump
-per input and workspace of each checkpoint, and the label oracle's dump), ``report_seed_S.json`` and ``report_seed_S.md``. Finished scenes,
-objects and dump files are kept, so an interrupted report resumes.
+per input and workspace of each checkpoint, and the label oracle's dump), ``report_seed_S.json`` and
+``report_seed_S.md``. Finished scenes, objects and dump files are kept, so an interrupted report resumes.
 """
 from __future__ import annotations
 

@@ -24,6 +24,22 @@ def read_depth_png(path: Path) -> np.ndarray:
     return array.astype(np.uint16)
 
 
+def factor_depth(png: Path) -> float:
+    """Depth units per metre of ``depth/NNNN.png``: ``factor_depth`` of ``meta/NNNN.mat`` beside it, else
+    GraspNet's millimetres."""
+    meta = Path(png).parent.parent / "meta" / f"{Path(png).stem}.mat"
+    if not meta.is_file():
+        return 1000.0
+    from scipy.io import loadmat
+
+    return float(np.asarray(loadmat(meta).get("factor_depth", 1000.0)).reshape(-1)[0])
+
+
+def read_depth_metres(png: Path) -> np.ndarray:
+    """A benchmark-format ``depth/NNNN.png`` in metres (float32)."""
+    return read_depth_png(png).astype(np.float32) / np.float32(factor_depth(png))
+
+
 def write_depth_png(path: Path, depth_mm: np.ndarray) -> None:
     from PIL import Image
 
@@ -55,14 +71,6 @@ class SceneDirSource(DepthSource):
         table_path = self.directory / "cam0_wrt_table.npy"
         return np.load(table_path) @ poses if table_path.is_file() else poses
 
-    def _factor_depth(self, png: Path) -> float:
-        meta = self.directory / "meta" / f"{png.stem}.mat"
-        if not meta.is_file():
-            return 1000.0
-        from scipy.io import loadmat
-
-        return float(np.asarray(loadmat(meta).get("factor_depth", 1000.0)).reshape(-1)[0])
-
     @property
     def finished(self) -> bool:
         return not self._loop and self._next >= len(self._pngs)
@@ -75,7 +83,7 @@ class SceneDirSource(DepthSource):
             return None
         i = self._next % len(self._pngs)
         png = self._pngs[i]
-        depth = read_depth_png(png).astype(np.float32) / np.float32(self._factor_depth(png))
+        depth = read_depth_metres(png)
         self._next += 1
         self._count += 1
         return DepthFrame(depth=depth, intrinsics=self.intrinsics, timestamp=(self._count - 1) / self._fps,
