@@ -106,3 +106,16 @@ def test_report_help_lists_its_flags(capsys):
         assert done.value.code == 0
     out = capsys.readouterr().out
     assert "report" in out and "--dev" in out and "--workspace" in out
+
+
+def test_refine_flag_reaches_the_settings_and_keys_its_own_dumps():
+    """--refine is carried to the pipeline's settings and gives its dumps a folder of their own."""
+    import argparse
+    from grasp6d_core.commands.report import add_arguments, settings_from
+    from grasp6d_core.evaluation.report import detection_key
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    plain, refined = (settings_from(parser.parse_args(["--seed", "5", "--out", "o", *flags]))
+                      for flags in ([], ["--refine"]))
+    assert (plain.refine, refined.refine) == (False, True)
+    assert detection_key(refined) == detection_key(plain) + "-refine"
