@@ -11,6 +11,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.model.checkpoint import shipped_checkpoint
 from grasp6d_ros.conversions import numpy_to_pointcloud2
@@ -27,7 +28,11 @@ class LifecycleClient(Node):
         self._get = self.create_client(GetState, f"/{node}/get_state")
         self._change = self.create_client(ChangeState, f"/{node}/change_state")
         self.log: list[str] = []
-        self.create_subscription(Log, "/rosout", lambda m: self.log.append(m.msg) if m.name == node else None, 100)
+        # Transient local, as rcl publishes /rosout: lines logged before this subscription matched the node's
+        # publisher (a node created just before, e.g. a configure failing at once) still arrive.
+        self.create_subscription(Log, "/rosout", lambda m: self.log.append(m.msg) if m.name == node else None,
+                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                                            durability=DurabilityPolicy.TRANSIENT_LOCAL))
 
     def state(self) -> str:
         return call_service(self._get, GetState.Request(), timeout=20).current_state.label
