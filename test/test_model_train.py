@@ -282,9 +282,15 @@ def test_several_roots_train_as_one_set_and_init_starts_from_weights(tiny_root, 
     assert main(["train", "--data", str(other), "--out", str(tuned), "--steps", "2", "--resume"] + common) == 0
     resumed = torch.load(tuned / "final.pt", weights_only=True)
     assert resumed["step"] == 2 and resumed["data_recipe"]["init"]["path"] == str(run / "final.pt")
+    # the same network with other losses may start from these weights (the ablation pair), another network not
+    ablation = tmp_path / "ablation"
+    assert main(["train", "--data", str(other), "--out", str(ablation), "--steps", "1", "--init", str(run / "final.pt"),
+                 "--config", "baseline"] + common[2:]) == 0
+    ablated = torch.load(ablation / "final.pt", weights_only=True)
+    assert ablated["config"]["name"] == "baseline" and ablated["data_recipe"]["init"]["config"] == "cpu"
     assert main(["train", "--data", str(other), "--out", str(tmp_path / "bad"), "--steps", "1", "--init",
-                 str(run / "final.pt"), "--config", "baseline", "--train-scenes", "0", "--val-scenes", ""]) == 2
-    assert "was trained with config" in capsys.readouterr().err
+                 str(run / "final.pt"), "--config", "paper", "--train-scenes", "0", "--val-scenes", ""]) == 2
+    assert "was trained with config 'cpu' (another network), not 'paper'" in capsys.readouterr().err
 
 
 def _docs_python_block(after_heading: str) -> str:

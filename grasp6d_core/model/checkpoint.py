@@ -126,11 +126,16 @@ def read_checkpoint(path: str | Path) -> dict:
     return blob
 
 
-def load_into(model: torch.nn.Module, blob: dict, cfg: dict, path: str | Path = "checkpoint") -> None:
-    """Strictly load ``blob`` into ``model`` built from ``cfg``; config mismatch -> CheckpointError."""
+def load_into(model: torch.nn.Module, blob: dict, cfg: dict, path: str | Path = "checkpoint",
+              same_config: bool = True) -> None:
+    """Strictly load ``blob`` into ``model`` built from ``cfg``; config mismatch -> CheckpointError.
+
+    ``same_config=False`` (a run's ``--init``) only needs the same network: a run may start from weights trained
+    with other losses (e.g. the ``baseline`` ablation continued from ``cpu`` weights, R and prior off)."""
     theirs = blob["config"]
-    if theirs.get("name") != cfg.get("name") or _arch(theirs) != _arch(cfg):
-        raise CheckpointError(f"checkpoint {path} was trained with config '{theirs.get('name')}', not "
+    if _arch(theirs) != _arch(cfg) or (same_config and theirs.get("name") != cfg.get("name")):
+        network = "" if same_config else " (another network)"
+        raise CheckpointError(f"checkpoint {path} was trained with config '{theirs.get('name')}'{network}, not "
                               f"'{cfg.get('name')}': use --config {theirs.get('name')} (or another --out)")
     try:
         model.load_state_dict(blob["model"], strict=True)
@@ -153,4 +158,5 @@ def attach_prior(checkpoint: str | Path, prior_file: str | Path) -> None:
 
 
 def _arch(cfg: dict) -> tuple:
-    return (repr(cfg.get("backbone")), repr(cfg.get("approach")), repr(cfg.get("cylinder")), repr(cfg.get("operation")))
+    """The settings that shape the network's weights (compared as values: key order does not matter)."""
+    return tuple(cfg.get(part) for part in ("backbone", "approach", "cylinder", "operation"))

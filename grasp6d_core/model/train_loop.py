@@ -159,8 +159,9 @@ def _train(settings: TrainConfig, dist) -> None:
     init = None
     if settings.init is not None:
         blob = read_checkpoint(settings.init)
-        load_into(model, blob, cfg, settings.init)
-        init = {"path": str(settings.init), "step": int(blob["step"]), "data_recipe": blob.get("data_recipe")}
+        load_into(model, blob, cfg, settings.init, same_config=False)
+        init = {"path": str(settings.init), "step": int(blob["step"]), "config": blob["config"].get("name"),
+                "data_recipe": blob.get("data_recipe")}
         dist.log(f"started from the weights of {settings.init} (its step {init['step']}); optimiser and step count "
                  f"start fresh")
     recipe = run_recipe(train_set, val_set, settings.camera, init)
