@@ -119,6 +119,13 @@ class TfTransforms:
             raise FrameError(f"no TF transform from '{source}' to '{target}': {error}") from error
         return transform_msg_to_matrix(msg)
 
+    def close(self) -> None:
+        """Drop the listener's /tf and /tf_static subscriptions: the node holds them (and so the listener) until
+        told, so a managed node that re-configures would otherwise add a listener each time."""
+        if self._listener is not None:
+            self._listener.unregister()
+            self._listener = None
+
 
 def import_tf2_ros():
     """tf2_ros, or None when it is not installed (pip-installed ROS)."""
@@ -132,13 +139,13 @@ class FrameBuffer:
     """The adapter nodes use. ``backend`` is "tf" or "static"; ``description`` says which (log it at start)."""
 
     def __init__(self, node=None, mode: str = "auto", static_transforms: Sequence[str] | None = None,
-                 tf2_importer: Callable[[], object] = import_tf2_ros):
+                 tf2_importer: Callable[[], object] | None = None):
         if mode not in TRANSFORM_MODES:
             raise ValueError(f"transform mode must be one of {TRANSFORM_MODES}, got '{mode}'")
         if static_transforms is None and node is not None and node.has_parameter("static_transforms"):
             static_transforms = list(node.get_parameter("static_transforms").value or [])
         static = StaticTransforms.from_strings(static_transforms or [])
-        tf2_ros = import_tf2_ros_if(mode, tf2_importer)
+        tf2_ros = import_tf2_ros_if(mode, tf2_importer or import_tf2_ros)
         if tf2_ros is not None:
             if node is None:
                 raise ValueError("TF lookups need a node to listen on")
@@ -156,6 +163,11 @@ class FrameBuffer:
         if target == source:
             return np.eye(4)
         return self._impl.lookup(target, source, stamp, timeout=timeout)
+
+    def close(self) -> None:
+        """Release what the backend holds on the node (TF: the listener's subscriptions); static: nothing."""
+        if self.backend == "tf":
+            self._impl.close()
 
 
 def import_tf2_ros_if(mode: str, importer: Callable[[], object]):

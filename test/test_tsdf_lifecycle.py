@@ -2,6 +2,7 @@
 the node stays unconfigured and a fixed value configures), activate fuses and publishes, frames arriving while
 inactive are counted and not fused, cleanup frees the volume, shutdown works from unconfigured."""
 from lifecycle_msgs.msg import Transition
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import Trigger
@@ -70,3 +71,42 @@ def test_tsdf_transitions_count_inactive_frames_and_free_the_volume():
 
         # shutdown from unconfigured
         assert manager.change(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN) and manager.state() == "finalized"
+
+
+class _Tf2WithListenerSubscriptions:
+    """tf2_ros's shape where it matters here (it ships with a ROS distribution, not on PyPI): a TransformListener
+    subscribes on the node it is given and ``unregister()`` destroys those subscriptions."""
+
+    class Buffer:
+        def lookup_transform(self, *args, **kwargs):
+            raise LookupError("no transforms in this stand-in")
+
+    class TransformListener:
+        def __init__(self, buffer, node):
+            from std_msgs.msg import Empty
+            self._node = node
+            self._subscriptions = [node.create_subscription(Empty, topic, lambda _: None, 10)
+                                   for topic in ("/tf", "/tf_static")]
+
+        def unregister(self):
+            for subscription in self._subscriptions:
+                self._node.destroy_subscription(subscription)
+
+
+def test_tsdf_cleanup_releases_the_tf_listener(monkeypatch):
+    """configure -> cleanup -> configure keeps one TF listener: cleanup unregisters it (the node's subscriptions
+    would otherwise keep every old listener alive)."""
+    import grasp6d_ros.frames
+    monkeypatch.setattr(grasp6d_ros.frames, "import_tf2_ros", lambda: _Tf2WithListenerSubscriptions)
+    tsdf = lambda ctx: TSDFNode(context=ctx, parameter_overrides=[  # noqa: E731
+        Parameter("autostart", value=False), Parameter("transform_source", value="tf")])
+    with spinning(tsdf) as (node,):
+        def tf_subscriptions() -> int:
+            return sum(s.topic_name in ("/tf", "/tf_static") for s in node.subscriptions)
+
+        assert tf_subscriptions() == 0
+        for _ in range(2):
+            assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            assert node.frames.backend == "tf" and tf_subscriptions() == 2
+            node.trigger_cleanup()
+            assert node.frames is None and tf_subscriptions() == 0
