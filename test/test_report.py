@@ -73,6 +73,10 @@ def test_other_weights_in_the_same_folder_get_their_own_dumps(tiny_reports, tmp_
     dumps = [sorted((folder / f"seed_{SEED}" / f"dump_labels_{k}").rglob("*.npy")) for k in keys]
     assert len(dumps[0]) == len(dumps[1]) == 4
     assert not all(np.array_equal(np.load(a), np.load(b)) for a, b in zip(*dumps))
+    # each checkpoint's report is also kept under its key: the shipped weights' figures are still there
+    kept = [json.loads((folder / f"report_seed_{SEED}_{k}.json").read_text()) for k in keys]
+    assert kept[0]["results"] == shipped["results"] and kept[1] == other
+    assert (folder / f"report_seed_{SEED}_{keys[0]}.md").is_file()
 
 
 def test_report_refuses_the_development_seed(tmp_path, capsys):

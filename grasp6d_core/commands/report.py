@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
     out = output_dir(args.out)
     report = run_report(out, settings, progress=not args.quiet)
     print(markdown_report(report))
-    print(f"\nwrote {out}/report_seed_{settings.seed}.json and .md")
+    key = report["settings"]["detection_key"]
+    print(f"\nwrote {out}/report_seed_{settings.seed}.json and .md (also kept as report_seed_{settings.seed}_{key}.*)")
     return 0

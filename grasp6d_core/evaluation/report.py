@@ -191,7 +191,7 @@ def report_split(split: str, root: Path, detector, key: str, settings: ReportSet
 
 def run_report(out: str | Path, settings: ReportSettings, progress: bool = True) -> dict:
     """Generate, detect and score every split of ``settings``; writes report_seed_S.json / .md under ``out``
-    and returns the JSON's content."""
+    (and the same as report_seed_S_KEY.json / .md, KEY naming the weights) and returns the JSON's content."""
     out = Path(out)
     development = check_seed(settings)
     torch.set_num_threads(max(1, settings.threads))
@@ -205,8 +205,11 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
               "settings": {**asdict(settings), "checkpoint": str(settings.checkpoint or "shipped"),
                            "detection_key": key},
               "results": results}
-    (out / f"report_seed_{settings.seed}.json").write_text(json.dumps(report, indent=1))
-    (out / f"report_seed_{settings.seed}.md").write_text(markdown_report(report) + "\n")
+    # The unkeyed pair is the latest report of the seed; the keyed pair stays when other weights report into the
+    # same folder, so comparing two checkpoints needs no copying between runs.
+    for name in (f"report_seed_{settings.seed}", f"report_seed_{settings.seed}_{key}"):
+        (out / f"{name}.json").write_text(json.dumps(report, indent=1))
+        (out / f"{name}.md").write_text(markdown_report(report) + "\n")
     return report
 
 
