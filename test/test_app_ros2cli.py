@@ -64,16 +64,28 @@ def ros2_env() -> dict[str, str]:
     return dict(item.split("=", 1) for item in sourced.split("\0") if "=" in item)
 
 
-def typed(command: str, env: dict[str, str], timeout: float = 60.0, attempts: int = 3) -> subprocess.CompletedProcess:
+def typed(command: str, env: dict[str, str], timeout: float = 60.0, attempts: int = 3,
+          retype_when_hung: bool = True) -> subprocess.CompletedProcess:
     """Run a `ros2 ...` command line as typed (plus --no-daemon where the verb takes it); a run that missed
-    the graph (discovery still under way) is repeated, as a user would."""
+    the graph (discovery still under way) is repeated, as a user would.
+
+    `ros2 service call` and `ros2 lifecycle set` wait for the reply with no time limit, so a reply DDS lost hangs
+    them; a command that may be repeated (``retype_when_hung``) is typed again after ``timeout``, as a user does
+    after Ctrl-C. The last attempt's hang raises subprocess.TimeoutExpired."""
     args = shlex.split(command)
     assert args[0] == "ros2", command
     args[0] = ros2_command()
     if tuple(args[1:3]) in DAEMON_VERBS:
         args[3:3] = NO_DAEMON
-    for _ in range(attempts):
-        run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    for attempt in range(attempts):
+        try:
+            run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout,
+                                 stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            if not retype_when_hung or attempt == attempts - 1:
+                raise
+            print(f"`{command}` gave no answer in {timeout:.0f} s; typed again")
+            continue
         if not any(miss in run.stdout + run.stderr for miss in DISCOVERY_MISSES):
             break
     return run
@@ -129,7 +141,7 @@ def lifecycle_set(step: str, reached: str, env: dict[str, str], graph: LaunchedG
     DDS reply on a loaded machine), do what a user does after Ctrl-C: `ros2 lifecycle get` until the node shows
     it made the transition. The node must get there either way; the lost answer is printed."""
     try:
-        run = typed(LIFECYCLE_SET.format(step), env, timeout=timeout)
+        run = typed(LIFECYCLE_SET.format(step), env, timeout=timeout, retype_when_hung=False)
         assert "Transitioning successful" in run.stdout, (step, run.stdout + run.stderr, graph.output()[-3000:])
     except subprocess.TimeoutExpired:
         print(f"`ros2 lifecycle set /detector_node {step}` gave no answer in {timeout:.0f} s; checking the state")
@@ -204,7 +216,7 @@ class TestPlaybackDemo:
         assert scores == sorted(scores, reverse=True) and 0.0 < grasps[0]["width"] <= 0.1
 
     def test_execute_runs_a_detected_grasp_in_the_sim(self, graph, ros2_env):
-        answer = parse_response(typed(EXECUTE, ros2_env, timeout=120).stdout)
+        answer = parse_response(typed(EXECUTE, ros2_env, timeout=120, retype_when_hung=False).stdout)
         # the executor got /detector_node/grasps through the launch's remap and ran one in PyBullet
         assert answer.stage in STAGES and re.match(r"grasp #\d+: ", answer.message), answer
         print(f"executed: success={answer.success} stage={answer.stage}: {answer.message}")
