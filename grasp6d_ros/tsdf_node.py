@@ -149,10 +149,10 @@ class TSDFNode(ManagedNode):
         self._configured = []
         if self.queue is not None:
             self.queue.close()   # after the subscription is gone: nothing can queue a frame any more
-        if self.frames is not None:
-            self.frames.close()
         with self._volume_lock:   # waits for an integration or a surface extraction under way
-            self.volume, self.queue, self.frames = None, None, None
+            frames, self.volume, self.queue, self.frames = self.frames, None, None, None
+        if frames is not None:
+            frames.close()   # no integration can look a transform up any more
 
     def param(self, name: str):
         return self.get_parameter(name).value
