@@ -51,6 +51,19 @@ def node_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def process_group_members(pgid: int) -> list[int]:
+    """Pids of the running processes in process group ``pgid`` (Linux /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()   # after "(comm)", which may hold spaces
+        except (OSError, IndexError):
+            continue   # the process ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 class LaunchedGraph:
     """``ros2 launch grasp6d_ros grasp_demo.launch.py <arguments>`` in its own process group, output to ``log``.
 
@@ -89,6 +102,7 @@ class LaunchedGraph:
         try:
             code = self.process.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
+            self.dump_node_stacks()   # into the log: where the node that did not stop is waiting
             self._signal_group(signal.SIGKILL)
             code = self.process.wait()
         # nodes that ignored the launch's SIGINT/SIGTERM escalation must not outlive it
@@ -97,6 +111,20 @@ class LaunchedGraph:
             time.sleep(0.1)
         self._signal_group(signal.SIGKILL)
         return code
+
+    def dump_node_stacks(self, settle: float = 1.0) -> list[int]:
+        """Ask every node process still running to print its threads' stacks (grasp6d_ros.spin registers the
+        signal), while launch is alive to copy them into the log; returns their pids."""
+        from grasp6d_ros.spin import STACK_DUMP_SIGNAL
+        nodes = [pid for pid in process_group_members(self.process.pid) if pid != self.process.pid]
+        for pid in nodes:
+            try:
+                os.kill(pid, STACK_DUMP_SIGNAL)
+            except ProcessLookupError:
+                pass
+        if nodes:
+            time.sleep(settle)
+        return nodes
 
     def _group_alive(self) -> bool:
         try:

@@ -1,6 +1,7 @@
 """How our nodes spin: the executables until Ctrl-C or shutdown; the demo and the tests in a background thread."""
 from __future__ import annotations
 
+import faulthandler
 import signal
 import threading
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from rclpy.signals import (SignalHandlerOptions, get_current_signal_handlers_opt
                            uninstall_signal_handlers)
 
 RCLError = rclpy_implementation.RCLError
+STACK_DUMP_SIGNAL = signal.SIGUSR1
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
@@ -24,6 +26,9 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
     be, gave a traceback and exit code -2 instead of a clean 0. So SIGINT only shuts rclpy down (its own
     handler: the context ends, spin returns) and never raises."""
     _sigint_shuts_down_only()
+    # `kill -USR1 PID` prints every thread's Python stack to stderr and the node runs on: where a node that does
+    # not answer or does not stop is waiting (launch_process.LaunchedGraph does it before killing stragglers).
+    faulthandler.register(STACK_DUMP_SIGNAL, all_threads=True)
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
     try:

@@ -169,3 +169,58 @@ def test_autostart_false_reaches_only_the_managed_nodes_and_true_leaves_the_file
     params.write_text(yaml.safe_dump({"detector_node": {"ros__parameters": {"autostart": False}}}))
     default = _by_name(describe("playback", "sim", params_file=str(params)))
     assert default["detector_node"].parameters["autostart"] is False and default["tsdf_node"].parameters["autostart"] is True
+
+
+def test_a_spinning_node_prints_its_stacks_on_sigusr1_and_runs_on():
+    """`kill -USR1` on a node (what LaunchedGraph does to a node that ignored Ctrl-C, before killing it) prints
+    every thread's stack, including the one a callback is stuck in, and the node keeps spinning; a process group's
+    members are found for it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from grasp6d_ros.launch_process import process_group_members
+    from grasp6d_ros.spin import STACK_DUMP_SIGNAL
+    script = (
+        "import threading, time, rclpy\n"
+        "from rclpy.node import Node\n"
+        "from grasp6d_ros.spin import spin_until_shutdown\n"
+        "def stuck_in_a_callback():\n"
+        "    threading.Event().wait()\n"
+        "rclpy.init()\n"
+        "node = Node('stuck_node')\n"
+        "threading.Thread(target=stuck_in_a_callback, daemon=True).start()\n"
+        "ready = node.create_timer(0.05, lambda: (print('spinning', flush=True), ready.cancel()))\n"
+        "spin_until_shutdown(node, threads=2)\n"
+        "print('clean exit', flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "spinning"
+        assert process_group_members(process.pid) == [process.pid]
+        os.kill(process.pid, STACK_DUMP_SIGNAL)
+        dump = []
+        while not any("stuck_in_a_callback" in line for line in dump):
+            line = process.stdout.readline()
+            assert line, "".join(dump)
+            dump.append(line)
+        assert process.poll() is None                      # still running after the dump
+        os.kill(process.pid, signal.SIGINT)
+        out = "".join(dump) + process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert any(line.startswith("Thread 0x") for line in dump), dump
+    assert process.returncode == 0 and "clean exit" in out, out
+
+    group = subprocess.Popen(["bash", "-c", "sleep 30 & wait"], start_new_session=True)
+    try:
+        deadline = time.time() + 10
+        while len(process_group_members(group.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        members = process_group_members(group.pid)
+        assert group.pid in members and len(members) == 2, members   # bash and its sleep
+    finally:
+        os.killpg(group.pid, signal.SIGKILL)
+        group.wait()
