@@ -1,5 +1,12 @@
 """The launch module: node list, parameters and remaps per camera/executor choice match config/*.yaml."""
 import ast
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -119,26 +126,10 @@ def test_a_second_ctrl_c_still_exits_cleanly(second):
     """Ctrl-C under ros2 launch reaches each node twice (the terminal signals the whole process group, then
     launch forwards its own SIGINT); the second one lands during the teardown, right after the first, or while
     the interpreter finalizes (until_exit: SIGINT every 0.5 ms until the process is gone)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    script = (
-        "import time, rclpy\n"
-        "from rclpy.node import Node\n"
-        "from grasp6d_ros.spin import spin_until_shutdown\n"
-        "class SlowTeardown(Node):\n"
-        "    def destroy_node(self):\n"
-        "        print('tearing down', flush=True); time.sleep(1.5); super().destroy_node()\n"
-        "rclpy.init()\n"
-        "node = SlowTeardown('slow_teardown')\n"
-        "ready = node.create_timer(0.05, lambda: (print('spinning', flush=True), ready.cancel()))\n"
-        "spin_until_shutdown(node)\n"
-        "print('clean exit', flush=True)\n")
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-    try:
+    setup = ("class SlowTeardown(Node):\n"
+             "    def destroy_node(self):\n"
+             "        print('tearing down', flush=True); time.sleep(1.5); super().destroy_node()\n")
+    with _node_process(setup, "SlowTeardown('slow_teardown')") as process:
         lines = []
         for expected in ("spinning", "tearing down") if second == "during_teardown" else ("spinning",):
             while expected not in lines:
@@ -155,9 +146,6 @@ def test_a_second_ctrl_c_still_exits_cleanly(second):
                 break
             time.sleep(0.0005)
         out = "\n".join(lines) + process.communicate(timeout=30)[0]
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0 and "clean exit" in out and "Traceback" not in out, out
 
 
@@ -175,28 +163,12 @@ def test_a_spinning_node_prints_its_stacks_on_sigusr1_and_runs_on():
     """`kill -USR1` on a node (what LaunchedGraph does to a node that ignored Ctrl-C, before killing it) prints
     every thread's stack, including the one a callback is stuck in, and the node keeps spinning; a process group's
     members are found for it."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
     from grasp6d_ros.launch_process import process_group_members
     from grasp6d_ros.spin import STACK_DUMP_SIGNAL
-    script = (
-        "import threading, time, rclpy\n"
-        "from rclpy.node import Node\n"
-        "from grasp6d_ros.spin import spin_until_shutdown\n"
-        "def stuck_in_a_callback():\n"
-        "    threading.Event().wait()\n"
-        "rclpy.init()\n"
-        "node = Node('stuck_node')\n"
-        "threading.Thread(target=stuck_in_a_callback, daemon=True).start()\n"
-        "ready = node.create_timer(0.05, lambda: (print('spinning', flush=True), ready.cancel()))\n"
-        "spin_until_shutdown(node, threads=2)\n"
-        "print('clean exit', flush=True)\n")
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-    try:
+    setup = ("def stuck_in_a_callback():\n"
+             "    threading.Event().wait()\n"
+             "threading.Thread(target=stuck_in_a_callback, daemon=True).start()\n")
+    with _node_process(setup, "Node('stuck_node')", threads=2) as process:
         assert process.stdout.readline().strip() == "spinning"
         assert process_group_members(process.pid) == [process.pid]
         os.kill(process.pid, STACK_DUMP_SIGNAL)
@@ -208,9 +180,6 @@ def test_a_spinning_node_prints_its_stacks_on_sigusr1_and_runs_on():
         assert process.poll() is None                      # still running after the dump
         os.kill(process.pid, signal.SIGINT)
         out = "".join(dump) + process.communicate(timeout=30)[0]
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     assert any(line.startswith("Thread 0x") for line in dump), dump
     assert process.returncode == 0 and "clean exit" in out, out
 
@@ -224,3 +193,25 @@ def test_a_spinning_node_prints_its_stacks_on_sigusr1_and_runs_on():
     finally:
         os.killpg(group.pid, signal.SIGKILL)
         group.wait()
+
+
+@contextmanager
+def _node_process(setup: str, node: str, threads: int = 1) -> Iterator[subprocess.Popen]:
+    """A Python process that runs ``setup``, makes ``node`` and spins it with spin_until_shutdown, as our node
+    executables do; it prints 'spinning' once it spins and 'clean exit' after. Killed with its group at the end."""
+    script = ("import threading, time, rclpy\n"
+              "from rclpy.node import Node\n"
+              "from grasp6d_ros.spin import spin_until_shutdown\n"
+              f"{setup}"
+              "rclpy.init()\n"
+              f"node = {node}\n"
+              "ready = node.create_timer(0.05, lambda: (print('spinning', flush=True), ready.cancel()))\n"
+              f"spin_until_shutdown(node, threads={threads})\n"
+              "print('clean exit', flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
