@@ -142,7 +142,6 @@ def lifecycle_set(step: str, reached: str, env: dict[str, str], graph: LaunchedG
     it made the transition. The node must get there either way; the lost answer is printed."""
     try:
         run = typed(LIFECYCLE_SET.format(step), env, timeout=timeout, retype_when_hung=False)
-        assert "Transitioning successful" in run.stdout, (step, run.stdout + run.stderr, graph.output()[-3000:])
     except subprocess.TimeoutExpired:
         print(f"`ros2 lifecycle set /detector_node {step}` gave no answer in {timeout:.0f} s; checking the state")
         state = ""
@@ -151,6 +150,8 @@ def lifecycle_set(step: str, reached: str, env: dict[str, str], graph: LaunchedG
             if state == reached:
                 break
         assert state == reached, (step, state, graph.output()[-3000:])
+        return
+    assert "Transitioning successful" in run.stdout, (step, run.stdout + run.stderr, graph.output()[-3000:])
     assert typed(LIFECYCLE_GET, env).stdout.strip() == reached, (step, graph.output()[-3000:])
 
 

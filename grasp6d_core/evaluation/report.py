@@ -207,9 +207,10 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
               "results": results}
     # The unkeyed pair is the latest report of the seed; the keyed pair stays when other weights report into the
     # same folder, so comparing two checkpoints needs no copying between runs.
+    as_json, as_markdown = json.dumps(report, indent=1), markdown_report(report) + "\n"
     for name in (f"report_seed_{settings.seed}", f"report_seed_{settings.seed}_{key}"):
-        (out / f"{name}.json").write_text(json.dumps(report, indent=1))
-        (out / f"{name}.md").write_text(markdown_report(report) + "\n")
+        (out / f"{name}.json").write_text(as_json)
+        (out / f"{name}.md").write_text(as_markdown)
     return report
 
 
