@@ -16,6 +16,8 @@ from rclpy.signals import (SignalHandlerOptions, get_current_signal_handlers_opt
 
 RCLError = rclpy_implementation.RCLError
 STACK_DUMP_SIGNAL = signal.SIGUSR1
+# The longest a spinning node waits before it looks whether its context was shut down (see spin_until_shutdown).
+SHUTDOWN_CHECK_PERIOD_S = 0.5
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
@@ -32,7 +34,11 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        # Not executor.spin(), which waits with no time limit: rclpy's signal thread wakes the executor (its SIGINT
+        # guard condition) *before* it shuts the context down. An executor that wakes in between sees a live
+        # context, waits again, and nothing wakes it after the shutdown: the node ignored Ctrl-C now and then.
+        while node.context.ok():
+            executor.spin_once(timeout_sec=SHUTDOWN_CHECK_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RCLError:

@@ -195,6 +195,24 @@ def test_a_spinning_node_prints_its_stacks_on_sigusr1_and_runs_on():
         group.wait()
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_node_stops_when_its_context_is_shut_down_without_waking_it(threads):
+    """rclpy's signal thread wakes the executor before it shuts the context down; a node whose executor woke in
+    between waited on with a dead context and ignored Ctrl-C. Here the context is shut down the way that thread
+    does it (rcl only, no wake-up) while the node spins: it must still stop."""
+    setup = ("def shut_down_behind_the_executors_back():\n"
+             "    while 'node' not in globals():\n"
+             "        time.sleep(0.01)\n"
+             "    time.sleep(1.0)\n"
+             "    with node.context.handle:\n"
+             "        node.context.handle.shutdown()\n"
+             "threading.Thread(target=shut_down_behind_the_executors_back, daemon=True).start()\n")
+    with _node_process(setup, "Node('lost_wakeup')", threads=threads) as process:
+        assert process.stdout.readline().strip() == "spinning"
+        out = process.communicate(timeout=20)[0]
+    assert process.returncode == 0 and "clean exit" in out, out
+
+
 @contextmanager
 def _node_process(setup: str, node: str, threads: int = 1) -> Iterator[subprocess.Popen]:
     """A Python process that runs ``setup``, makes ``node`` and spins it with spin_until_shutdown, as our node
