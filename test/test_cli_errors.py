@@ -55,6 +55,13 @@ def test_synth_bad_object_ids(capsys, tmp_path, ids, words):
     assert not (tmp_path / "d").exists()      # refused before anything is written
 
 
+def test_synth_extra_objects_only_for_training_scenes(capsys, tmp_path):
+    err = _one_line(capsys, ["synth", "--out", str(tmp_path / "d"), "--split", "novel", "--extra-objects",
+                             "--views", "1", "--quiet"])
+    assert "--extra-objects widens training scenes only; --split novel is a test split" in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_detect_unwritable_out_refused_before_the_model_runs(capsys, tmp_path, a_file):
     root = _depth_scene(tmp_path / "root")
     out = a_file / "dump"

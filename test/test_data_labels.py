@@ -5,8 +5,9 @@ import trimesh
 
 from grasp6d_core.data.labels import (DEPTHS, LABEL_FRICTION, friction_agreement, grasp_friction_raycast,
                                       label_rotations, object_labels, probe_min_distance)
-from grasp6d_core.data.objects import (NOVEL_FAMILIES, TRAIN_FAMILIES, object_library, object_parts,
-                                       split_objects)
+from grasp6d_core.data.objects import (EXTRA_FAMILIES, NOVEL_FAMILIES, TRAIN_FAMILIES, object_library,
+                                       object_parts, parse_object_ids, split_objects)
+from grasp6d_core.data.scenes import scene_plan
 from grasp6d_core.data.sdf import ObjectSDF
 
 
@@ -100,17 +101,42 @@ def test_self_collision_probes(box):
 
 def test_library_ids_splits_and_sizes():
     lib = object_library()
-    assert [e.oid for e in lib] == list(range(96)) and lib == object_library()   # stable
+    assert [e.oid for e in lib] == list(range(144)) and lib == object_library()   # stable
+    # Pinned draws of the first 96 ids: datasets made before the extra objects were appended stay valid.
+    assert (lib[0].name, lib[0].params) == ("box_000", {"seed": 566095476})
+    assert (lib[47].source, lib[47].params) == ("random_urdfs/152/152.obj", {"seed": 1829719391})
+    assert (lib[95].source, lib[95].params) == ("toys/prism.obj", {"seed": 1048768096})
     train, similar, novel = (split_objects(s, lib) for s in ("train", "similar", "novel"))
     assert split_objects("seen", lib) == train
     assert {e.family for e in similar} <= set(TRAIN_FAMILIES)
     assert {e.family for e in novel} <= set(NOVEL_FAMILIES) and not {e.family for e in novel} & {e.family for e in train}
     assert not {e.source for e in similar if e.family == "blob"} & {e.source for e in train if e.family == "blob"}
-    for e in lib[::5] + [lib[16], lib[93]]:     # a sample of every kind, incl. a mug and a multi-part mesh
+    for e in lib[::5] + [lib[16], lib[93], lib[143]]:   # a sample of every kind, incl. a mug, a multi-part mesh, a prism
         parts = object_parts(e)
         ext = np.ptp(np.concatenate([p.vertices for p in parts]), axis=0)
         assert 0.04 <= ext.max() <= 0.15 + 1e-9 and ext.min() <= 0.08, (e.name, ext)
         assert all(p.is_watertight for p in parts), e.name
+
+
+def test_extra_objects_widen_training_only():
+    lib = object_library()
+    extra = [e for e in lib if e.split == "extra"]
+    assert [e.oid for e in extra] == list(range(96, 144)) and {e.family for e in extra} == set(EXTRA_FAMILIES)
+    assert not {e.family for e in extra} & set(NOVEL_FAMILIES)
+    assert not {e.source for e in extra if e.family == "blob"} & {e.source for e in lib[:96] if e.family == "blob"}
+    for split in ("seen", "similar", "novel"):          # no test scene can draw them, with or without asking
+        assert not {e.oid for e in split_objects(split, lib)} & {e.oid for e in extra}
+        with pytest.raises(ValueError, match="training scenes only"):
+            split_objects(split, lib, extra=True)
+    assert split_objects("train", lib, extra=True) == split_objects("train", lib) + extra
+    widened = {o for s in range(20) for o in scene_plan(s, "train", 14, (3, 12), pool=[e.oid for e in
+                                                                          split_objects("train", lib, extra=True)])[0]}
+    assert widened & {e.oid for e in extra} and widened - {e.oid for e in extra}   # both kinds in the scenes
+    assert parse_object_ids("3,140", "train", lib, extra=True) == [3, 140]
+    with pytest.raises(ValueError, match=r"not an object of split 'train' \(its ids are 0-47\)"):
+        parse_object_ids("140", "train", lib)
+    with pytest.raises(ValueError, match=r"with --extra-objects \(its ids are 0-47, 96-143\)"):
+        parse_object_ids("60", "train", lib, extra=True)
 
 
 def test_label_rotations_match_evaluator_convention():
@@ -119,3 +145,23 @@ def test_label_rotations_match_evaluator_convention():
     views = fibonacci_views()
     R = label_rotations(views)
     np.testing.assert_allclose(R[7, 5], grasp_rotation(-views[7], 5 * np.pi / 12), atol=1e-12)
+
+
+def test_synth_extra_objects_end_to_end(tmp_path, capsys):
+    """`grasp6d synth --extra-objects` makes training scenes with an extra object, records that it did, and refuses
+    to continue the same root without it (the two pools would mix silently)."""
+    import json
+    from grasp6d_core.cli import main as cli
+    args = ["synth", "--out", str(tmp_path), "--split", "train", "--scenes", "1", "--views", "1", "--objects", "1-1",
+            "--object-ids", "140", "--label-points", "48", "--no-text-sdf", "--quiet"]
+    assert cli(args + ["--extra-objects"]) == 0
+    assert (tmp_path / "scenes" / "scene_0000" / "object_id_list.txt").read_text().split() == ["140"]
+    assert json.loads((tmp_path / "synth_train.json").read_text())["extra_objects"] is True
+    manifest = json.loads((tmp_path / "models" / "manifest.json").read_text())
+    assert manifest["objects"][140]["family"] == "prism" and manifest["objects"][140]["split"] == "extra"
+    capsys.readouterr()
+    assert cli(args) == 2   # a user error: one line, no traceback
+    assert "140 is not an object of split 'train' (its ids are 0-47)" in capsys.readouterr().err
+    without_ids = args[:args.index("--object-ids")] + args[args.index("--label-points"):]
+    assert cli(without_ids) == 2   # a user error: one line, no traceback
+    assert "would mix them" in capsys.readouterr().err

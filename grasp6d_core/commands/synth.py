@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-points", type=int, default=512, help="max label points per object (~5 mm apart)")
     parser.add_argument("--no-text-sdf", action="store_true", help="skip the dexnet text .sdf (~20 MB per object)")
     parser.add_argument("--object-ids", default=None, help="restrict the split's object pool, e.g. 0,4,9")
+    parser.add_argument("--extra-objects", action="store_true",
+                        help="--split train only: draw from the 48 extra training objects too (ids 96-143: more "
+                             "blob meshes, polygonal prisms), for wider shape coverage; test splits never use them")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from grasp6d_core.commands._paths import output_dir
     from grasp6d_core.data.assets import ensure_objects, object_done
-    from grasp6d_core.data.objects import parse_object_count, parse_object_ids
+    from grasp6d_core.data.objects import parse_object_count, parse_object_ids, split_objects
     from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
     randomization = randomization_from_args(args)   # a ValueError names the bad flag: one line from cli
     objects = args.objects or ("3-12" if randomization else "3-10")
@@ -93,13 +96,21 @@ def run(args: argparse.Namespace) -> int:
     if args.scenes < 1 or args.views < 1 or args.workers < 1:
         raise UsageError("--scenes, --views and --workers must be >= 1")
     # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.
-    pool = parse_object_ids(args.object_ids, args.split) if args.object_ids else None
+    if args.extra_objects and args.split != "train":
+        raise UsageError(f"--extra-objects widens training scenes only; --split {args.split} is a test split")
+    pool = None   # the split's own objects
+    if args.object_ids:
+        pool = parse_object_ids(args.object_ids, args.split, extra=args.extra_objects)
+    elif args.extra_objects:
+        pool = [e.oid for e in split_objects(args.split, extra=True)]
     root = output_dir(args.out)
     cameras = ("realsense", "kinect") if args.camera == "both" else (args.camera,)
     settings = {"seed": args.seed, "views": args.views, "objects": [lo, hi], "layout": args.layout,
                 "label_points": args.label_points, "cameras": list(cameras), "object_ids": pool}
     if randomization:   # only then: a fixed-arc record stays what `grasp6d report` writes and compares
         settings["randomize"] = randomization.as_dict()
+    if args.extra_objects:   # likewise: records of data made without it stay comparable
+        settings["extra_objects"] = True
     record = root / f"synth_{args.split}.json"
     if record.is_file():
         old = json.loads(record.read_text())

@@ -9,6 +9,11 @@ outside, and surface samples lying inside another part are dropped (:func:`surfa
 Splits mirror GraspNet-1Billion's: ``train`` objects (``seen`` test scenes reuse them); ``similar`` = held-out
 instances of the training families; ``novel`` = families never used in training. Ids are fixed by the catalogue
 (same ids on every machine and for every ``--seed``): train 0–47, similar 48–71, novel 72–95.
+
+``extra`` objects (ids 96–143) widen training only, and only when asked for (``grasp6d synth --extra-objects``): 40
+more random_urdfs blobs (indices disjoint from train and similar) and 8 polygonal prisms. No test split draws
+them, none of them mimics a novel family, and appending them after the novel ids left every earlier id and its
+geometry unchanged, so datasets made before they existed stay valid.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from grasp6d_core.errors import UsageError
 LIBRARY_SEED = 20240601
 MIN_LONGEST, MAX_LONGEST, MAX_SHORTEST = 0.04, 0.15, 0.08   # metres: graspable sizes
 TRAIN_FAMILIES = ("box", "cylinder", "ellipsoid", "capsule", "mug", "bottle", "dumbbell", "blob")
+EXTRA_FAMILIES = ("blob", "prism")
 NOVEL_FAMILIES = ("ring", "tee", "bracket", "bowl", "cone", "pybullet_mesh")
 # (family, count) per split; 'blob' = pybullet_data/random_urdfs meshes.
 CATALOGUE = {
@@ -31,6 +37,7 @@ CATALOGUE = {
     "similar": [("box", 2), ("cylinder", 2), ("ellipsoid", 2), ("capsule", 2), ("mug", 2), ("bottle", 2),
                 ("dumbbell", 2), ("blob", 10)],
     "novel": [("ring", 4), ("tee", 4), ("bracket", 4), ("bowl", 4), ("cone", 4), ("pybullet_mesh", 4)],
+    "extra": [("blob", 40), ("prism", 8)],   # appended last: earlier ids and their random draws stay as they were
 }
 PYBULLET_MESHES = ("bunny.obj", "duck_vhacd.obj", "teddy2_VHACD_CHs.obj", "toys/prism.obj")
 SCENE_SPLITS = {"train": "train", "seen": "train", "similar": "similar", "novel": "novel"}
@@ -48,11 +55,11 @@ class ObjectEntry:
 
 
 def object_library() -> list[ObjectEntry]:
-    """The fixed catalogue (96 objects): ids are stable because they depend only on the catalogue order."""
+    """The fixed catalogue (144 objects): ids are stable because they depend only on the catalogue order."""
     rng = np.random.default_rng(LIBRARY_SEED)
     blobs = rng.permutation(1000)   # random_urdfs indices; train and similar take disjoint ones
     entries, oid, blob_i, pyb_i = [], 0, 0, 0
-    for split in ("train", "similar", "novel"):
+    for split in ("train", "similar", "novel", "extra"):
         for family, count in CATALOGUE[split]:
             for k in range(count):
                 params = {"seed": int(rng.integers(1 << 31))}
@@ -71,11 +78,15 @@ def object_library() -> list[ObjectEntry]:
     return entries
 
 
-def split_objects(split: str, library: list[ObjectEntry] | None = None) -> list[ObjectEntry]:
-    """Objects a scene split draws from: train/seen -> train objects, similar -> similar, novel -> novel."""
+def split_objects(split: str, library: list[ObjectEntry] | None = None, extra: bool = False) -> list[ObjectEntry]:
+    """Objects a scene split draws from: train/seen -> train objects, similar -> similar, novel -> novel;
+    ``extra`` adds the extra training objects to ``train`` (and only to train: test scenes never draw them)."""
     if split not in SCENE_SPLITS:
         raise ValueError(f"unknown split {split!r}: choose from {sorted(SCENE_SPLITS)}")
-    return [e for e in (library or object_library()) if e.split == SCENE_SPLITS[split]]
+    if extra and split != "train":
+        raise ValueError(f"extra objects are for training scenes only, not split {split!r}")
+    wanted = {SCENE_SPLITS[split], "extra"} if extra else {SCENE_SPLITS[split]}
+    return [e for e in (library or object_library()) if e.split in wanted]
 
 
 def parse_object_count(text: str) -> tuple[int, int]:
@@ -90,10 +101,11 @@ def parse_object_count(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = None) -> list[int]:
+def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = None,
+                     extra: bool = False) -> list[int]:
     """``--object-ids`` ('0,4,9') -> ids, each one of the split's objects (a scene split never borrows another
     split's objects: that would leak test objects into training). ValueError naming the bad id otherwise."""
-    allowed = [e.oid for e in split_objects(split, library)]
+    allowed = [e.oid for e in split_objects(split, library, extra)]
     ids = []
     for part in str(text).split(","):
         try:
@@ -101,15 +113,26 @@ def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = 
         except ValueError:
             raise ValueError(f"--object-ids {text!r}: {part.strip()!r} is not an integer id (use e.g. 0,4,9)") from None
         if ids[-1] not in allowed:
-            raise ValueError(f"--object-ids: {ids[-1]} is not an object of split '{split}' "
-                             f"(its ids are {min(allowed)}-{max(allowed)})")
+            raise ValueError(f"--object-ids: {ids[-1]} is not an object of split '{split}'"
+                             f"{' with --extra-objects' if extra else ''} (its ids are {_id_ranges(allowed)})")
     return sorted(set(ids))
+
+
+def _id_ranges(ids: list[int]) -> str:
+    """[0, 1, 2, 96, 97] -> '0-2, 96-97'."""
+    runs, start = [], ids[0]
+    for prev, cur in zip(ids, ids[1:] + [None]):
+        if cur is None or cur != prev + 1:
+            runs.append(f"{start}-{prev}")
+            start = cur
+    return ", ".join(runs)
 
 
 def write_manifest(path: str | Path, library: list[ObjectEntry] | None = None) -> None:
     rows = [asdict(e) for e in (library or object_library())]
     Path(path).write_text(json.dumps({"objects": rows, "splits": SCENE_SPLITS,
-                                      "train_families": TRAIN_FAMILIES, "novel_families": NOVEL_FAMILIES}, indent=1))
+                                      "train_families": TRAIN_FAMILIES, "novel_families": NOVEL_FAMILIES,
+                                      "extra_families": EXTRA_FAMILIES}, indent=1))
 
 
 # ------------------------------------------------------------------------------------------------ geometry
@@ -162,6 +185,8 @@ def _procedural(family: str, rng: np.random.Generator) -> list:
         bar = _along(C.cylinder(radius=rb, height=L, sections=24), "x")
         ends = [C.icosphere(subdivisions=3, radius=re).apply_translation([s * L / 2, 0, 0]) for s in (-1, 1)]
         return [bar, *ends]
+    if family == "prism":   # a regular 5- to 8-gon prism: flat faces and edges no training family has
+        return [C.cylinder(radius=u(0.018, 0.035), height=u(0.04, 0.12), sections=int(rng.integers(5, 9)))]
     if family == "ring":
         return [C.torus(major_radius=u(0.03, 0.05), minor_radius=u(0.008, 0.013), major_sections=48, minor_sections=16)]
     if family == "tee":
