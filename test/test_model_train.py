@@ -182,14 +182,15 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_root, tiny_config, tmp
               "--cache-dir", str(tmp_path / "cache")]
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "grasp6d_core.cli", "train", "--steps", "50", "--out", str(out)]
-                            + common, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            + common, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)   # its own group: the kill also takes its loader worker
     logged = lambda: [r["step"] for r in _rows(out, "train")] if (out / "log.jsonl").is_file() else []
     try:
         deadline = time.time() + 120
         while len(logged()) < 2 * every + 1 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)   # a worker left behind kept sleeping after the test
         proc.wait()
     done = max(logged(), default=0)           # the log is flushed every step
     saved = int(torch.load(out / "last.pt", weights_only=True)["step"])  # checkpoints hold plain types only
