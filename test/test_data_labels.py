@@ -129,8 +129,8 @@ def test_extra_objects_widen_training_only():
         with pytest.raises(ValueError, match="training scenes only"):
             split_objects(split, lib, extra=True)
     assert split_objects("train", lib, extra=True) == split_objects("train", lib) + extra
-    widened = {o for s in range(20) for o in scene_plan(s, "train", 14, (3, 12), pool=[e.oid for e in
-                                                                          split_objects("train", lib, extra=True)])[0]}
+    pool = [e.oid for e in split_objects("train", lib, extra=True)]
+    widened = {o for s in range(20) for o in scene_plan(s, "train", 14, (3, 12), pool=pool)[0]}
     assert widened & {e.oid for e in extra} and widened - {e.oid for e in extra}   # both kinds in the scenes
     assert parse_object_ids("3,140", "train", lib, extra=True) == [3, 140]
     with pytest.raises(ValueError, match=r"not an object of split 'train' \(its ids are 0-47\)"):
@@ -148,12 +148,18 @@ def test_label_rotations_match_evaluator_convention():
 
 
 def test_synth_extra_objects_end_to_end(tmp_path, capsys):
-    """`grasp6d synth --extra-objects` makes training scenes with an extra object, records that it did, and refuses
-    to continue the same root without it (the two pools would mix silently)."""
+    """The README's `grasp6d synth --extra-objects` example (plus flags that only make it faster) makes a training
+    scene with an extra object, records that it did, and refuses to continue the same root without it (the two
+    pools would mix silently)."""
     import json
+    import re
+    import shlex
+    from pathlib import Path
     from grasp6d_core.cli import main as cli
-    args = ["synth", "--out", str(tmp_path), "--split", "train", "--scenes", "1", "--views", "1", "--objects", "1-1",
-            "--object-ids", "140", "--label-points", "48", "--no-text-sdf", "--quiet"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = shlex.split(re.search(r"`grasp6d (synth [^`]*--extra-objects[^`]*)`", readme).group(1))
+    args = [str(tmp_path) if word == "ROOT" else word for word in example if word != "--extra-objects"]
+    args += ["--label-points", "48", "--no-text-sdf", "--quiet"]
     assert cli(args + ["--extra-objects"]) == 0
     assert (tmp_path / "scenes" / "scene_0000" / "object_id_list.txt").read_text().split() == ["140"]
     assert json.loads((tmp_path / "synth_train.json").read_text())["extra_objects"] is True
