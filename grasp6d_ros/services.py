@@ -14,19 +14,32 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
     response writer may not yet have matched this client's reader, and that first response is then lost
     (a known Fast DDS discovery race). So a request that gets no answer within ``attempt_timeout`` is sent
     again, until ``timeout``. Only for idempotent services (a detection, not an arm motion).
+
+    An answer to any of the requests sent is taken: a server that is merely slow (a first detection on a loaded
+    machine) answers the first request while later ones wait in its queue; dropping the earlier requests would
+    discard every answer that comes late. Each wait is twice the one before, so a slow server is not flooded.
     """
     if not client.wait_for_service(timeout_sec=timeout):
         raise TimeoutError(f"service {client.srv_name} not available")
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        future = client.call_async(request)
-        attempt_end = min(time.monotonic() + attempt_timeout, deadline)
-        while not future.done() and time.monotonic() < attempt_end:
-            if stop_requested is not None and stop_requested():
+    pending, wait = [], attempt_timeout
+    try:
+        while time.monotonic() < deadline:
+            pending.append(client.call_async(request))
+            attempt_end = min(time.monotonic() + wait, deadline)
+            wait *= 2
+            while time.monotonic() < attempt_end and not _any_done(pending):
+                if stop_requested is not None and stop_requested():
+                    return None
+                time.sleep(0.02)
+            if _any_done(pending):
+                return next(future for future in pending if future.done()).result()
+        raise TimeoutError(f"service {client.srv_name} did not answer in {timeout} s")
+    finally:
+        for future in pending:
+            if not future.done():
                 client.remove_pending_request(future)
-                return None
-            time.sleep(0.02)
-        if future.done():
-            return future.result()
-        client.remove_pending_request(future)
-    raise TimeoutError(f"service {client.srv_name} did not answer in {timeout} s")
+
+
+def _any_done(futures: list) -> bool:
+    return any(future.done() for future in futures)
