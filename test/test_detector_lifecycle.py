@@ -8,31 +8,23 @@ import weakref
 import numpy as np
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from grasp6d_core.model.checkpoint import shipped_checkpoint
 from grasp6d_ros.conversions import numpy_to_pointcloud2
 from grasp6d_ros.detector_node import DetectorNode
-from ros_helpers import call_service, spinning, wait_for
+from ros_helpers import call_service, spinning
 
 
 class LifecycleClient(Node):
-    """A lifecycle manager's side of one managed node: get_state / change_state, and the node's /rosout lines."""
+    """A lifecycle manager's side of one managed node: get_state / change_state."""
 
     def __init__(self, context, node: str):
         super().__init__("lifecycle_test_manager", context=context)
         self.node = node
         self._get = self.create_client(GetState, f"/{node}/get_state")
         self._change = self.create_client(ChangeState, f"/{node}/change_state")
-        self.log: list[str] = []
-        # Transient local, as rcl publishes /rosout: lines logged before this subscription matched the node's
-        # publisher (a node created just before, e.g. a configure failing at once) still arrive.
-        self.create_subscription(Log, "/rosout", lambda m: self.log.append(m.msg) if m.name == node else None,
-                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                                            durability=DurabilityPolicy.TRANSIENT_LOCAL))
 
     def state(self) -> str:
         return call_service(self._get, GetState.Request(), timeout=20).current_state.label
@@ -47,7 +39,14 @@ def _cloud():
     return numpy_to_pointcloud2(points, frame_id="camera")
 
 
-def test_transitions_serve_refuse_release_and_a_corrupt_checkpoint_leaves_it_unconfigured(tmp_path):
+def console_lines(capfd) -> list[str]:
+    """What the nodes printed since the last call: the log a user sees in the terminal or under ros2 launch.
+    Read from stderr, where rcutils writes each line before the logging call returns; the same lines on /rosout
+    went missing once in CI, a delivery this test does not own."""
+    return capfd.readouterr().err.splitlines()
+
+
+def test_transitions_serve_refuse_release_and_a_corrupt_checkpoint_leaves_it_unconfigured(tmp_path, capfd):
     from grasp6d_ros.srv import DetectGrasps
     checkpoint = tmp_path / "grasp6d.pt"
     checkpoint.write_bytes(b"not a torch file")
@@ -70,8 +69,9 @@ def test_transitions_serve_refuse_release_and_a_corrupt_checkpoint_leaves_it_unc
         assert not manager.change(Transition.TRANSITION_CONFIGURE)
         assert manager.state() == "unconfigured"
         reason = f"model error: cannot load checkpoint '{checkpoint}'"
-        assert wait_for(lambda: any(line.startswith(f"configure failed, staying unconfigured: {reason}")
-                                    for line in manager.log), timeout=10), manager.log
+        printed = console_lines(capfd)
+        assert any(f"[detector_node]: configure failed, staying unconfigured: {reason}" in line for line in printed), \
+            printed
         answer = detect()
         assert not answer.success and answer.message.startswith(f"node is unconfigured: configure failed: {reason}")
 

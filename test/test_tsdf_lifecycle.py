@@ -12,14 +12,14 @@ from grasp6d_core.sensing.synthetic import TabletopScene, overhead_pose
 from grasp6d_ros.conversions import intrinsics_to_camera_info, metres_to_depth_image
 from grasp6d_ros.tsdf_node import INACTIVE, TSDFNode
 from ros_helpers import call_service, spinning, wait_for
-from test_detector_lifecycle import LifecycleClient
+from test_detector_lifecycle import LifecycleClient, console_lines
 from test_perception_nodes import LATCHED
 
 K = REALSENSE_640.scaled(0.25)
 FRAME = "camera_depth_optical_frame"
 
 
-def test_tsdf_transitions_count_inactive_frames_and_free_the_volume():
+def test_tsdf_transitions_count_inactive_frames_and_free_the_volume(capfd):
     depth = TabletopScene().renderer().render(K, overhead_pose(0.6))[0]
     tsdf = lambda ctx: TSDFNode(context=ctx, parameter_overrides=[  # noqa: E731
         Parameter("autostart", value=False), Parameter("qos", value="fast"), Parameter("publish_rate", value=10.0)])
@@ -43,8 +43,9 @@ def test_tsdf_transitions_count_inactive_frames_and_free_the_volume():
 
         # a bad parameter fails configure, says which; the node answers, and the fixed value configures
         assert not manager.change(Transition.TRANSITION_CONFIGURE) and manager.state() == "unconfigured"
-        assert wait_for(lambda: any("configure failed, staying unconfigured: parameter qos must be 'reliable' or "
-                                    "'sensor_data', got 'fast'" in line for line in manager.log), timeout=10)
+        printed = console_lines(capfd)
+        assert any("[tsdf_node]: configure failed, staying unconfigured: parameter qos must be 'reliable' or "
+                   "'sensor_data', got 'fast'" in line for line in printed), printed
         node.set_parameters([Parameter("qos", value="reliable")])
         assert manager.change(Transition.TRANSITION_CONFIGURE) and manager.state() == "inactive"
         assert node.volume is not None and node.volume.is_empty()
