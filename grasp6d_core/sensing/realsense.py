@@ -42,22 +42,25 @@ class RealSenseSource(DepthSource):
         self._finished = False
         self._index = 0
         try:
+            # Resolved before starting, so a missing colour stream is refused without starting a pipeline only to
+            # stop it (each start/stop of a playback spins up librealsense threads, whose teardown can crash it).
+            resolved = config.resolve(rs.pipeline_wrapper(self._pipeline))
+        except RuntimeError as error:
+            raise SourceError(f"{description}: cannot start: {error}") from error
+        has_color = rs.stream.color in {s.stream_type() for s in resolved.get_streams()}
+        if align_to_color and not has_color:
+            raise SourceError(f"{description}: align_to_color needs a colour stream, there is none")
+        try:
             if playback_realtime is not None:
-                # Resolve first so real-time playback can be switched off before the first frame is read;
-                # the pipeline then starts on this same device and no frame of the file is dropped.
-                profile = config.resolve(rs.pipeline_wrapper(self._pipeline))
-                self._playback = profile.get_device().as_playback()
+                # Real-time playback switched off before the first frame is read; the pipeline then starts on
+                # this same device and no frame of the file is dropped.
+                self._playback = resolved.get_device().as_playback()
                 self._playback.set_real_time(playback_realtime)
             else:
                 self._playback = None
-            profile = self._pipeline.start(config)
+            self._pipeline.start(config)
         except RuntimeError as error:
             raise SourceError(f"{description}: cannot start: {error}") from error
-        streams = {s.stream_type() for s in profile.get_streams()}
-        has_color = rs.stream.color in streams
-        if align_to_color and not has_color:
-            self._pipeline.stop()
-            raise SourceError(f"{description}: align_to_color needs a colour stream, there is none")
         self._align = rs.align(rs.stream.color) if align_to_color else None
         self._with_color = (with_color or align_to_color) and has_color
         self._intrinsics: dict[int, CameraIntrinsics] = {}
