@@ -28,12 +28,12 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
             pending.append(client.call_async(request))
             attempt_end = min(time.monotonic() + wait, deadline)
             wait *= 2
-            while time.monotonic() < attempt_end and not _any_done(pending):
+            while (answered := _first_done(pending)) is None and time.monotonic() < attempt_end:
                 if stop_requested is not None and stop_requested():
                     return None
                 time.sleep(0.02)
-            if _any_done(pending):
-                return next(future for future in pending if future.done()).result()
+            if answered is not None:
+                return answered.result()
         raise TimeoutError(f"service {client.srv_name} did not answer in {timeout} s")
     finally:
         for future in pending:
@@ -41,5 +41,5 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
                 client.remove_pending_request(future)
 
 
-def _any_done(futures: list) -> bool:
-    return any(future.done() for future in futures)
+def _first_done(futures: list):
+    return next((future for future in futures if future.done()), None)
