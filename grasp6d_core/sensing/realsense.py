@@ -45,12 +45,9 @@ class RealSenseSource(DepthSource):
             # Resolved before starting, so a missing colour stream is refused without starting a pipeline only to
             # stop it (each start/stop of a playback spins up librealsense threads, whose teardown can crash it).
             resolved = config.resolve(rs.pipeline_wrapper(self._pipeline))
-        except RuntimeError as error:
-            raise SourceError(f"{description}: cannot start: {error}") from error
-        has_color = rs.stream.color in {s.stream_type() for s in resolved.get_streams()}
-        if align_to_color and not has_color:
-            raise SourceError(f"{description}: align_to_color needs a colour stream, there is none")
-        try:
+            has_color = rs.stream.color in {s.stream_type() for s in resolved.get_streams()}
+            if align_to_color and not has_color:
+                raise SourceError(f"{description}: align_to_color needs a colour stream, there is none")
             if playback_realtime is not None:
                 # Real-time playback switched off before the first frame is read; the pipeline then starts on
                 # this same device and no frame of the file is dropped.
