@@ -47,7 +47,7 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
             raise
     finally:
         executor.shutdown()
-        node.destroy_node()
+        destroy_node_and_actions(node)
         rclpy.try_shutdown()
         # The second SIGINT can arrive after this, while the interpreter finalizes: Python then resets a handled
         # SIGINT to the default action and the node dies with -2 ("process has died") although it had stopped
@@ -82,4 +82,16 @@ def spinning_in_background(executor, nodes: list[Node]) -> Iterator[None]:
         executor.shutdown()
         thread.join(timeout=5)
         for node in nodes:
-            node.destroy_node()
+            destroy_node_and_actions(node)
+
+
+def destroy_node_and_actions(node: Node) -> None:
+    """``node.destroy_node()``, then its action servers and clients, which rclpy leaves alone.
+
+    An action server or client left alive keeps the node's handle, and the node with its action endpoints stays in
+    the ROS graph until the garbage collector runs: a later action client with the same name then saw several
+    servers, one of them dead, and did not report the live one as ready."""
+    node.destroy_node()   # first: a node class may destroy its own actions there (destroying one twice raises)
+    for waitable in list(node.waitables):
+        if callable(getattr(waitable, "destroy", None)):
+            waitable.destroy()
