@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "get_planning_scene_service": "/get_planning_scene",
     "touch_links": ["panda_hand", "panda_leftfinger", "panda_rightfinger"],
     "sim_scene": "pile", "sim_objects": "seen", "sim_count": 3, "sim_seed": 0,
-    "detect_service": "/detect_grasps", "detect_timeout": 30.0,
+    "detect_service": "/detect_grasps", "detect_timeout": 30.0, "server_timeout": 10.0,
 }
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # A request's quaternion must be a rotation: farther than this from norm 1 it is refused, not normalised.
@@ -92,7 +92,7 @@ def create_backend(name: str, node: "ExecutorNode") -> ExecutorBackend:
         timeout = float(node.param("tf_timeout"))
         try:
             return MoveItBackend(node, settings, transform_lookup=lambda target, source: node._frames.lookup(
-                target, source, timeout=timeout))
+                target, source, timeout=timeout), server_timeout=float(node.param("server_timeout")))
         except MissingPackagesError as error:
             raise BackendError(str(error)) from error
     if name == "sim":

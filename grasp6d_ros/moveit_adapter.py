@@ -188,7 +188,7 @@ class MoveItBackend:
     GripperCommand actions, then scene clean-up. cancel() stops the running motion (move_group preempts it)."""
 
     def __init__(self, node, settings: MoveItSettings, timeout: float = 30.0, transform_lookup=None,
-                 scene_params: SceneParams = SceneParams()):
+                 scene_params: SceneParams = SceneParams(), server_timeout: float = 10.0):
         modules = import_moveit_packages()
         from rclpy.action import ActionClient
         from rclpy.callback_groups import ReentrantCallbackGroup
@@ -198,6 +198,9 @@ class MoveItBackend:
         self._msg = importlib.import_module("moveit_msgs.msg")
         self._srv = srv
         self.settings, self.timeout, self.scene_params = settings, timeout, scene_params.validate()
+        # How long a server may take to show up: move_group and the controllers often start after this node,
+        # and DDS discovery on a busy machine takes seconds.
+        self.server_timeout = server_timeout
         self._node, self._lookup = node, transform_lookup
         group = ReentrantCallbackGroup()  # results arrive while the service callback waits (pymoveit2's advice)
         self._arm = ActionClient(node, self._moveit.MoveGroup, settings.move_group_action, callback_group=group)
@@ -228,8 +231,9 @@ class MoveItBackend:
     def _run(self, client, goal, what: str):
         if self._cancel.is_set():
             raise Cancelled(f"{what} not sent: cancelled")
-        if not client.wait_for_server(timeout_sec=5.0):
-            return None, f"action server '{client._action_name}' for {what} is not available"
+        if not client.wait_for_server(timeout_sec=self.server_timeout):
+            return None, (f"action server '{client._action_name}' for {what} is not available "
+                          f"(waited server_timeout {self.server_timeout:g} s)")
         done, holder = threading.Event(), {}
 
         def on_goal(future):
@@ -289,8 +293,9 @@ class MoveItBackend:
 
     # -- planning scene -----------------------------------------------------------------------------------
     def _call(self, client, request, what: str):
-        if not client.wait_for_service(timeout_sec=5.0):
-            raise RuntimeError(f"service '{client.srv_name}' for {what} is not available")
+        if not client.wait_for_service(timeout_sec=self.server_timeout):
+            raise RuntimeError(f"service '{client.srv_name}' for {what} is not available "
+                               f"(waited server_timeout {self.server_timeout:g} s)")
         done = threading.Event()
         future = client.call_async(request)
         future.add_done_callback(lambda _: done.set())

@@ -157,3 +157,13 @@ def test_without_a_scene_cloud_nothing_moves_unless_the_scene_is_turned_off():
     assert move_group.goals == [] and move_group.scene_log == []
     answer, move_group, _, _ = _pick(cloud=False, params=[Parameter("planning_scene", value=False)])
     assert answer.success and len(move_group.goals) == 4 and move_group.scene_log == []
+
+
+def test_a_missing_gripper_server_is_named_with_the_server_timeout_waited():
+    answer, move_group, gripper, _ = _pick(params=[Parameter("gripper_action", value="/no_such_gripper"),
+                                                   Parameter("server_timeout", value=0.5)])
+    assert not answer.success and answer.stage == "pregrasp", answer.message
+    assert ("action server '/no_such_gripper' for GripperCommand (pregrasp) is not available "
+            "(waited server_timeout 0.5 s)") in answer.message
+    assert gripper.commands == []                     # the real gripper stand-in was never addressed
+    _assert_scene_cleaned(move_group)
