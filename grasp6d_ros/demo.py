@@ -183,7 +183,8 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
     from grasp6d_ros.action import Pick
     from grasp6d_ros.msg import Grasp6DArray
     from grasp6d_ros.pick_client import PickClientNode, feedback_line, send_pick
-    from grasp6d_ros.services import call_with_retry
+    from grasp6d_ros.detector_node import NO_CLOUD_YET
+    from grasp6d_ros.services import call_until_ready
     from grasp6d_ros.spin import spinning_in_background
     from grasp6d_ros.srv import DetectGrasps
 
@@ -249,8 +250,10 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
                 raise DemoError("demo: no TSDF surface arrived (camera_node -> tsdf_node)")
             detect = client.create_client(DetectGrasps, "/detect_grasps")
             request = DetectGrasps.Request(max_grasps=50, target_frame=target_frame)
-            answer = call_with_retry(detect, request, timeout=max(timeout - (time.monotonic() - start), 1),
-                                     attempt_timeout=30)
+            # the detector may get the surface a moment after this client saw it (its own DDS match)
+            answer = call_until_ready(detect, request, timeout=max(timeout - (time.monotonic() - start), 1),
+                                      attempt_timeout=30,
+                                      ready=lambda answer: not answer.message.startswith(NO_CLOUD_YET))
             if not answer.success:
                 raise DemoError(f"demo: /detect_grasps failed: {answer.message}")
             grasps = grasp_msgs_to_group(answer.grasps.grasps)

@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
 # running node. A set_parameters call on them is refused with a reason naming the parameter.
 FIXED_AT_START = ("detector", "checkpoint", "device")
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# How an answer to a request without a cloud starts before any surface arrived: a client may ask again later.
+NO_CLOUD_YET = "no cloud yet"
 
 
 def compose(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -191,7 +193,7 @@ class DetectorNode(ManagedNode):
             surface = self._surface
         if surface is None:
             topic = self.resolve_topic_name(self.param("surface_topic"))
-            raise DetectionError(f"no cloud yet: the request has an empty cloud and no TSDF surface has arrived "
+            raise DetectionError(f"{NO_CLOUD_YET}: the request has an empty cloud and no TSDF surface has arrived "
                                  f"on {topic} (is tsdf_node running and integrating?)")
         return surface
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
 def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: float = 3.0,
@@ -43,3 +43,18 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
 
 def _first_done(futures: list):
     return next((future for future in futures if future.done()), None)
+
+
+def call_until_ready(client, request, ready: Callable[[Any], bool], timeout: float = 10.0,
+                     attempt_timeout: float = 3.0, poll: float = 0.5):
+    """Call as :func:`call_with_retry`, again every ``poll`` s while the answer is not ``ready`` (a server that
+    answers "not yet", as a detector before the first surface reached it), until ``timeout``; returns the last
+    answer. A surface latched by the TSDF node reaches each subscriber over its own DDS match, so a client that has
+    seen it cannot tell that the detector has too."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = call_with_retry(client, request, timeout=max(deadline - time.monotonic(), 0.1),
+                                 attempt_timeout=attempt_timeout)
+        if ready(answer) or time.monotonic() + poll >= deadline:
+            return answer
+        time.sleep(poll)

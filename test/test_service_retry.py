@@ -6,7 +6,7 @@ import pytest
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from grasp6d_ros.services import call_with_retry
+from grasp6d_ros.services import call_until_ready, call_with_retry
 from ros_helpers import spinning
 
 ATTEMPT_S = 0.5
@@ -64,3 +64,38 @@ def test_a_server_that_never_answers_in_time_raises_and_leaves_no_pending_reques
         finally:
             server.released.set()
         assert client.sent <= 3 and not client._pending_requests   # sent at 0, 0.5 and 1.5 s (not every 0.5 s)
+
+
+class NotYetServer(Node):
+    """Answers "not yet" to its first ``not_ready`` requests (a detector before the surface reached it), then ok."""
+
+    def __init__(self, context, not_ready: int):
+        super().__init__("not_yet_server", context=context)
+        self.not_ready, self.handled = not_ready, 0
+        self.create_service(Trigger, "slow", self._answer)
+
+    def _answer(self, request, response):
+        self.handled += 1
+        response.success = self.handled > self.not_ready
+        response.message = "ready" if response.success else "not yet"
+        return response
+
+
+def _is_ready(answer) -> bool:
+    return not answer.message.startswith("not yet")
+
+
+def test_call_until_ready_asks_again_while_the_server_says_not_yet():
+    with spinning(lambda ctx: NotYetServer(ctx, 2), lambda ctx: Node("slow_client", context=ctx)) as (server, node):
+        client = counting_client(node)
+        answer = call_until_ready(client, Trigger.Request(), ready=_is_ready, timeout=20, poll=0.1)
+        assert answer.success and answer.message == "ready"
+        assert client.sent == server.handled == 3        # two "not yet", then the answer; nothing sent after it
+
+
+def test_call_until_ready_returns_the_last_not_ready_answer_at_the_timeout():
+    with spinning(lambda ctx: NotYetServer(ctx, 10**6), lambda ctx: Node("slow_client", context=ctx)) as (_, node):
+        client = counting_client(node)
+        answer = call_until_ready(client, Trigger.Request(), ready=_is_ready, timeout=1.5, poll=0.5)
+        assert not answer.success and answer.message == "not yet"   # the server's own words reach the caller
+        assert 2 <= client.sent <= 4                                  # asked every 0.5 s, not in a busy loop
