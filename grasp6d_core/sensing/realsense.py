@@ -7,12 +7,20 @@ colour distortion of these cameras is small.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from grasp6d_core.camera import CameraIntrinsics
 from grasp6d_core.sensing.frame import DepthFrame, DepthSource, SourceError
+
+
+# How often a wait for frames looks whether a recording is played out, and how long its last frameset may
+# take to come through after that.
+EOF_CHECK_PERIOD_S = 0.05
+EOF_GRACE_S = 0.1
+END_OF_FILE = object()
 
 
 def import_pyrealsense2():
@@ -37,30 +45,38 @@ class RealSenseSource(DepthSource):
                  playback_realtime: bool | None = None, loop: bool = False, description: str = "RealSense"):
         rs = self._rs = import_pyrealsense2()
         self.description = description
-        self._pipeline = rs.pipeline()
+        self._config, self._playback_realtime = config, playback_realtime
+        self._pipeline, self._playback = None, None
         self._loop = loop
         self._finished = False
         self._index = 0
-        try:
-            # Resolved before starting, so a missing colour stream is refused without starting a pipeline only to
-            # stop it (each start/stop of a playback spins up librealsense threads, whose teardown can crash it).
-            resolved = config.resolve(rs.pipeline_wrapper(self._pipeline))
-            has_color = rs.stream.color in {s.stream_type() for s in resolved.get_streams()}
-            if align_to_color and not has_color:
-                raise SourceError(f"{description}: align_to_color needs a colour stream, there is none")
-            if playback_realtime is not None:
-                # Real-time playback switched off before the first frame is read; the pipeline then starts on
-                # this same device and no frame of the file is dropped.
-                self._playback = resolved.get_device().as_playback()
-                self._playback.set_real_time(playback_realtime)
-            else:
-                self._playback = None
-            self._pipeline.start(config)
-        except RuntimeError as error:
-            raise SourceError(f"{description}: cannot start: {error}") from error
+        has_color = self._start(require_color=align_to_color)
         self._align = rs.align(rs.stream.color) if align_to_color else None
         self._with_color = (with_color or align_to_color) and has_color
         self._intrinsics: dict[int, CameraIntrinsics] = {}
+
+    def _start(self, require_color: bool = False) -> bool:
+        """Start a pipeline on the config; returns whether it has a colour stream."""
+        rs = self._rs
+        pipeline = rs.pipeline()
+        try:
+            # Resolved before starting, so a missing colour stream is refused without starting a pipeline only to
+            # stop it (each start/stop of a playback spins up librealsense threads, whose teardown can crash it).
+            resolved = self._config.resolve(rs.pipeline_wrapper(pipeline))
+            has_color = rs.stream.color in {s.stream_type() for s in resolved.get_streams()}
+            if require_color and not has_color:
+                raise SourceError(f"{self.description}: align_to_color needs a colour stream, there is none")
+            playback = None
+            if self._playback_realtime is not None:
+                # Real-time playback switched off before the first frame is read; the pipeline then starts on
+                # this same device and no frame of the file is dropped.
+                playback = resolved.get_device().as_playback()
+                playback.set_real_time(self._playback_realtime)
+            pipeline.start(self._config)
+        except RuntimeError as error:
+            raise SourceError(f"{self.description}: cannot start: {error}") from error
+        self._pipeline, self._playback = pipeline, playback
+        return has_color
 
     # ------------------------------------------------------------------------------------------- builders
     @classmethod
@@ -91,7 +107,9 @@ class RealSenseSource(DepthSource):
         if not path.is_file():
             raise SourceError(f"RealSense recording '{path}' does not exist")
         config = rs.config()
-        config.enable_device_from_file(str(path), repeat_playback=loop)
+        # The loop is ours (a new pipeline at the end of the file), not librealsense's repeat_playback: stopping
+        # a pipeline while librealsense restarts the file on its reader thread crashed the process now and then.
+        config.enable_device_from_file(str(path), repeat_playback=False)
         return cls(config, align_to_color=align_to_color, with_color=True, playback_realtime=realtime,
                    loop=loop, description=f"RealSense recording '{path}'")
 
@@ -99,11 +117,14 @@ class RealSenseSource(DepthSource):
     def read(self, timeout: float = 1.0) -> DepthFrame | None:
         if self._finished:
             return None
-        ok, frames = self._pipeline.try_wait_for_frames(max(int(timeout * 1000), 1))
-        if not ok:
-            if self._playback is not None and not self._loop and \
-                    self._playback.current_status() == self._rs.playback_status.stopped:
-                self._finished = True  # end of file
+        frames = self._wait_for_frames(timeout)
+        if frames is END_OF_FILE:
+            if self._loop:
+                self._restart()
+            else:
+                self._finished = True
+            return None
+        if frames is None:
             return None
         if self._align is not None:
             frames = self._align.process(frames)
@@ -120,6 +141,32 @@ class RealSenseSource(DepthSource):
                           timestamp=depth_frame.get_timestamp() * 1e-3, color=color, index=self._index - 1,
                           extras={"frame_number": depth_frame.get_frame_number()})
 
+    def _wait_for_frames(self, timeout: float):
+        """The next frameset, None when none came within ``timeout``, END_OF_FILE when a recording is played out.
+
+        A recording's end is seen between short waits, so a read with a long timeout does not wait it out there."""
+        if self._playback is None:
+            ok, frames = self._pipeline.try_wait_for_frames(max(int(timeout * 1000), 1))
+            return frames if ok else None
+        deadline = time.monotonic() + timeout
+        while True:
+            wait_ms = max(int(min(deadline - time.monotonic(), EOF_CHECK_PERIOD_S) * 1000), 1)
+            ok, frames = self._pipeline.try_wait_for_frames(wait_ms)
+            if ok:
+                return frames
+            if self._playback.current_status() == self._rs.playback_status.stopped:
+                # the file is read; its last frameset may still be on its way through the pipeline's syncer
+                ok, frames = self._pipeline.try_wait_for_frames(int(EOF_GRACE_S * 1000))
+                return frames if ok else END_OF_FILE
+            if time.monotonic() >= deadline:
+                return None
+
+    def _restart(self) -> None:
+        """Play the recording again: the played-out pipeline (its reader thread has ended) is stopped, a new one
+        starts at the first frame."""
+        self._stop_pipeline()
+        self._start()
+
     def _intrinsics_of(self, frame) -> CameraIntrinsics:
         profile = frame.get_profile().as_video_stream_profile()
         key = profile.unique_id()
@@ -127,11 +174,14 @@ class RealSenseSource(DepthSource):
             self._intrinsics[key] = intrinsics_from_rs(profile.get_intrinsics())
         return self._intrinsics[key]
 
-    def close(self) -> None:
+    def _stop_pipeline(self) -> None:
         if self._pipeline is not None:
             try:
                 self._pipeline.stop()
             except RuntimeError:
                 pass  # already stopped
-            self._pipeline = None
-            self._finished = True
+            self._pipeline, self._playback = None, None
+
+    def close(self) -> None:
+        self._stop_pipeline()
+        self._finished = True
