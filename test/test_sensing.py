@@ -60,6 +60,14 @@ def test_realsense_playback_loops_and_bad_paths_are_named(tmp_path):
                 numbers.append((frame.index, frame.extras["frame_number"]))
         # the file again from its first frame, none lost at the turn; the source's own count goes on
         assert not source.finished and numbers == [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0)]
+    # the file gone at its end: the loop cannot start it again, says so once, and the source ends
+    with RealSenseSource.playback(path, loop=True) as source:
+        assert source.read() is not None
+        path.rename(tmp_path / "moved.db3")
+        with pytest.raises(SourceError, match="two.db3.*playing the recording again at its end"):
+            for _ in range(10):
+                source.read()
+        assert source.finished and source.read() is None
     with pytest.raises(SourceError, match="missing.db3.*does not exist"):
         open_source("playback", path=str(tmp_path / "missing.db3"))
     with pytest.raises(SourceError, match=r"\.mkv \(Azure Kinect\)"):
@@ -67,7 +75,7 @@ def test_realsense_playback_loops_and_bad_paths_are_named(tmp_path):
     with pytest.raises(SourceError, match="unknown depth source 'webcam'"):
         open_source("webcam")
     with pytest.raises(SourceError, match="align_to_color needs a colour stream"):
-        RealSenseSource.playback(path, align_to_color=True)
+        RealSenseSource.playback(tmp_path / "moved.db3", align_to_color=True)
     with pytest.raises(SourceError, match="must end in .db3"):
         write_recording(tmp_path / "x.txt", known_depths(1), K)
 

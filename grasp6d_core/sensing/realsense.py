@@ -163,9 +163,13 @@ class RealSenseSource(DepthSource):
 
     def _restart(self) -> None:
         """Play the recording again: the played-out pipeline (its reader thread has ended) is stopped, a new one
-        starts at the first frame."""
+        starts at the first frame. When that fails (the file went away) the source ends, with the reason."""
         self._stop_pipeline()
-        self._start()
+        try:
+            self._start()
+        except SourceError as error:
+            self._finished = True
+            raise SourceError(f"{error} (playing the recording again at its end)") from error
 
     def _intrinsics_of(self, frame) -> CameraIntrinsics:
         profile = frame.get_profile().as_video_stream_profile()
