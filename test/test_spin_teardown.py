@@ -2,7 +2,6 @@
 destroy_node leaves those alone), even while the test still holds the node objects."""
 from rclpy.action import ActionClient, ActionServer
 from rclpy.node import Node
-from std_srvs.srv import Trigger
 
 from grasp6d_ros.action import Pick
 
@@ -15,7 +14,6 @@ STATUS = ACTION + "/_action/status"
 def _server(context) -> Node:
     node = Node("teardown_server", context=context)
     ActionServer(node, Pick, ACTION, lambda goal: Pick.Result())
-    node.create_service(Trigger, "/teardown_service", lambda request, response: response)
     return node
 
 
