@@ -233,6 +233,29 @@ def test_paired_ap_difference_over_shared_scenes(capsys, tmp_path):
     assert "AP +2.00" in capsys.readouterr().out
 
 
+def test_compare_reads_reports_split_by_split_and_refuses_what_it_cannot_compare(capsys, tmp_path):
+    """Two `grasp6d report` JSONs: one paired line per split and scope they share; a file that holds no per-scene
+    AP, or an eval result against a report, is one line on stderr and exit status 2 (no traceback)."""
+    from grasp6d_core.evaluation.compare import main
+    per = lambda aps: {"AP": float(np.mean(aps)), "per_scene": {f"scene_{i:04d}": {"AP": ap} for i, ap in enumerate(aps)}}
+    report = lambda novel, fused: {"seed": 0, "results": {"novel": {"labels": per(novel)}, "similar": {"fused": per(fused)}}}
+    (tmp_path / "a.json").write_text(json.dumps(report([30.0, 32.0, 28.0], [40.0, 41.0, 42.0])))
+    (tmp_path / "b.json").write_text(json.dumps({"seed": 0, "results": {"novel": {"labels": per([29.0, 30.0, 29.0]),
+                                                                                 "none": per([1.0, 1.0, 1.0])}}}))
+    assert main([str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("novel/labels: ") and "AP +0.67" in lines[0]   # shared tables only
+    (tmp_path / "eval.json").write_text(json.dumps(per([30.0, 31.0, 32.0])))
+    (tmp_path / "other.json").write_text(json.dumps({"AP": 1.0}))
+    for b, message in (("eval.json", "nothing to compare: A holds report tables novel/labels, similar/fused and B "
+                                     "an eval result"),
+                       ("other.json", "other.json holds no per-scene AP"),
+                       ("missing.json", "missing.json: cannot read it as JSON")):
+        assert main([str(tmp_path / "a.json"), str(tmp_path / b)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_compare_graspnetapi_tool_reports_both_scores_and_stage_disagreements(tiny_root, tmp_path):
     # graspnetAPI itself is not installed here: its saved per-grasp output (--theirs) is made from our own
     # result, then one collision-free grasp is marked colliding, as if graspnetAPI had decided otherwise.

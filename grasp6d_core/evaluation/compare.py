@@ -31,19 +31,59 @@ def bootstrap_mean_interval(values, resamples: int = 10000, seed: int = 0) -> li
     return [float(low), float(high)]
 
 
+def comparable_tables(result: dict) -> dict[str, dict]:
+    """The per-scene tables of one JSON file, by name: a ``grasp6d eval --json`` result is one table (name ""),
+    a ``grasp6d report`` JSON one per split and scope ("novel/labels", "similar/fused", ...)."""
+    if "per_scene" in result:
+        return {"": result}
+    if isinstance(result.get("results"), dict):
+        return {f"{split}/{scope}": table for split, scopes in result["results"].items()
+                for scope, table in scopes.items() if isinstance(table, dict) and "per_scene" in table}
+    raise ValueError("holds no per-scene AP: give the JSON of `grasp6d eval --json` or of `grasp6d report`")
+
+
+def compare_files(result_a: dict, result_b: dict, metric: str = "AP") -> dict[str, dict]:
+    """A − B for every table both files hold (one for two eval results; each split and scope for two reports)."""
+    tables_a, tables_b = comparable_tables(result_a), comparable_tables(result_b)
+    shared = [name for name in tables_a if name in tables_b]
+    if not shared:
+        held = lambda tables: "an eval result" if list(tables) == [""] else "report tables " + ", ".join(sorted(tables))
+        raise ValueError(f"nothing to compare: A holds {held(tables_a)} and B {held(tables_b)} "
+                         f"(compare two eval results, or two reports with a split and scope in common)")
+    return {name: paired_ap_difference(tables_a[name], tables_b[name], metric) for name in shared}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grasp6d_core.evaluation.compare A.json B.json [--metric AP]``: one line, A − B."""
+    """``python -m grasp6d_core.evaluation.compare A.json B.json [--metric AP]``: A − B, paired per scene; two
+    ``grasp6d eval --json`` results give one line, two ``grasp6d report`` JSONs a line per split and scope."""
     import argparse
     import json
+    import sys
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--metric", default="AP", choices=["AP", "AP0.4", "AP0.8"])
     args = parser.parse_args(argv)
-    load = lambda path: json.loads(open(path, encoding="utf-8").read())
-    r = paired_ap_difference(load(args.a), load(args.b), args.metric)
-    print(f"{args.a} − {args.b}: {r['metric']} {r['mean_difference']:+.2f} (95 % CI {r['ci95'][0]:+.2f} … "
-          f"{r['ci95'][1]:+.2f} over scenes), higher on {r['a_higher']}/{r['scenes']} scenes")
+    try:
+        loaded = []
+        for path in (args.a, args.b):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    loaded.append(json.load(f))
+            except (OSError, json.JSONDecodeError) as error:
+                raise ValueError(f"{path}: cannot read it as JSON ({error})") from None
+            try:
+                comparable_tables(loaded[-1])
+            except ValueError as error:
+                raise ValueError(f"{path} {error}") from None
+        results = compare_files(*loaded, args.metric)
+    except ValueError as error:
+        print(f"compare: {error}", file=sys.stderr)
+        return 2
+    for name, r in results.items():
+        label = f"{name}: " if name else ""
+        print(f"{label}{args.a} − {args.b}: {r['metric']} {r['mean_difference']:+.2f} (95 % CI {r['ci95'][0]:+.2f} … "
+              f"{r['ci95'][1]:+.2f} over scenes), higher on {r['a_higher']}/{r['scenes']} scenes")
     return 0
 
 
