@@ -42,9 +42,9 @@ def comparable_tables(result: dict) -> dict[str, dict]:
     raise ValueError("holds no per-scene AP: give the JSON of `grasp6d eval --json` or of `grasp6d report`")
 
 
-def compare_files(result_a: dict, result_b: dict, metric: str = "AP") -> dict[str, dict]:
-    """A − B for every table both files hold (one for two eval results; each split and scope for two reports)."""
-    tables_a, tables_b = comparable_tables(result_a), comparable_tables(result_b)
+def compare_tables(tables_a: dict[str, dict], tables_b: dict[str, dict], metric: str = "AP") -> dict[str, dict]:
+    """A − B for every table (``comparable_tables``) both hold: one for two eval results, each split and scope
+    for two reports."""
     shared = [name for name in tables_a if name in tables_b]
     if not shared:
         held = lambda tables: "an eval result" if list(tables) == [""] else "report tables " + ", ".join(sorted(tables))
@@ -65,18 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", default="AP", choices=["AP", "AP0.4", "AP0.8"])
     args = parser.parse_args(argv)
     try:
-        loaded = []
+        tables = []
         for path in (args.a, args.b):
             try:
                 with open(path, encoding="utf-8") as f:
-                    loaded.append(json.load(f))
+                    result = json.load(f)
             except (OSError, json.JSONDecodeError) as error:
                 raise ValueError(f"{path}: cannot read it as JSON ({error})") from None
             try:
-                comparable_tables(loaded[-1])
+                tables.append(comparable_tables(result))
             except ValueError as error:
                 raise ValueError(f"{path} {error}") from None
-        results = compare_files(*loaded, args.metric)
+        results = compare_tables(*tables, args.metric)
     except ValueError as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
