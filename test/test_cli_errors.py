@@ -62,6 +62,13 @@ def test_synth_extra_objects_only_for_training_scenes(capsys, tmp_path):
     assert not (tmp_path / "d").exists()
 
 
+def test_synth_unknown_extra_set_is_one_line(capsys, tmp_path):
+    err = _one_line(capsys, ["synth", "--out", str(tmp_path / "d"), "--extra-objects", "walls,bricks",
+                             "--views", "1", "--quiet"])
+    assert "--extra-objects: unknown set bricks; choose from shapes, walls" in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_detect_unwritable_out_refused_before_the_model_runs(capsys, tmp_path, a_file):
     root = _depth_scene(tmp_path / "root")
     out = a_file / "dump"

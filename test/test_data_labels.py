@@ -5,7 +5,7 @@ import trimesh
 
 from grasp6d_core.data.labels import (DEPTHS, LABEL_FRICTION, friction_agreement, grasp_friction_raycast,
                                       label_rotations, object_labels, probe_min_distance)
-from grasp6d_core.data.objects import (EXTRA_FAMILIES, NOVEL_FAMILIES, TRAIN_FAMILIES, object_library,
+from grasp6d_core.data.objects import (EXTRA_FAMILIES, NOVEL_FAMILIES, TRAIN_FAMILIES, extra_sets, object_library,
                                        object_parts, parse_object_ids, split_objects)
 from grasp6d_core.data.scenes import scene_plan
 from grasp6d_core.data.sdf import ObjectSDF
@@ -101,11 +101,12 @@ def test_self_collision_probes(box):
 
 def test_library_ids_splits_and_sizes():
     lib = object_library()
-    assert [e.oid for e in lib] == list(range(144)) and lib == object_library()   # stable
-    # Pinned draws of the first 96 ids: datasets made before the extra objects were appended stay valid.
+    assert [e.oid for e in lib] == list(range(168)) and lib == object_library()   # stable
+    # Pinned draws of earlier ids: datasets made before the extra sets were appended stay valid.
     assert (lib[0].name, lib[0].params) == ("box_000", {"seed": 566095476})
     assert (lib[47].source, lib[47].params) == ("random_urdfs/152/152.obj", {"seed": 1829719391})
     assert (lib[95].source, lib[95].params) == ("toys/prism.obj", {"seed": 1048768096})
+    assert (lib[140].name, lib[143].family) == ("prism_140", "prism")
     train, similar, novel = (split_objects(s, lib) for s in ("train", "similar", "novel"))
     assert split_objects("seen", lib) == train
     assert {e.family for e in similar} <= set(TRAIN_FAMILIES)
@@ -121,7 +122,7 @@ def test_library_ids_splits_and_sizes():
 def test_extra_objects_widen_training_only():
     lib = object_library()
     extra = [e for e in lib if e.split == "extra"]
-    assert [e.oid for e in extra] == list(range(96, 144)) and {e.family for e in extra} == set(EXTRA_FAMILIES)
+    assert [e.oid for e in extra] == list(range(96, 144)) and {e.family for e in extra} == {"blob", "prism"}
     assert not {e.family for e in extra} & set(NOVEL_FAMILIES)
     assert not {e.source for e in extra if e.family == "blob"} & {e.source for e in lib[:96] if e.family == "blob"}
     for split in ("seen", "similar", "novel"):          # no test scene can draw them, with or without asking
@@ -137,6 +138,43 @@ def test_extra_objects_widen_training_only():
         parse_object_ids("140", "train", lib)
     with pytest.raises(ValueError, match=r"with --extra-objects \(its ids are 0-47, 96-143\)"):
         parse_object_ids("60", "train", lib, extra=True)
+    with pytest.raises(ValueError, match=r"not an object of split 'train' with --extra-objects \(its ids are 0-47, 96-143\)"):
+        parse_object_ids("150", "train", lib, extra=True)   # the bare flag is the 'shapes' set only
+
+
+def test_wall_set_is_training_only_and_keeps_its_hollows():
+    """The 'walls' extra set: ids 144-167, training scenes only, alone or with 'shapes'; its tubes, trays and frames
+    are hollow or holed (the axis of a tube, the middle of a frame's hole and the inside of a tray are outside the
+    object), which is what they add to training."""
+    lib = object_library()
+    walls = [e for e in lib if e.split == "extra_walls"]
+    assert [e.oid for e in walls] == list(range(144, 168))
+    assert {e.family for e in walls} == {"tube", "tray", "frame", "plate"} <= set(EXTRA_FAMILIES)
+    assert not {e.family for e in walls} & (set(NOVEL_FAMILIES) | set(TRAIN_FAMILIES))
+    assert extra_sets(True) == ("shapes",) and extra_sets("walls,shapes") == ("shapes", "walls") and extra_sets(False) == ()
+    with pytest.raises(ValueError, match="unknown set bricks; choose from shapes, walls"):
+        extra_sets("walls,bricks")
+    assert split_objects("train", lib, extra="walls") == split_objects("train", lib) + walls
+    assert split_objects("train", lib, extra="shapes,walls")[-len(walls):] == walls
+    with pytest.raises(ValueError, match="training scenes only"):
+        split_objects("novel", lib, extra="walls")
+    assert parse_object_ids("150,3", "train", lib, extra="walls") == [3, 150]
+    for family in ("tube", "tray", "frame", "plate"):
+        e = next(w for w in walls if w.family == family)
+        parts = object_parts(e)
+        whole = trimesh.util.concatenate(parts)
+        lo, hi = whole.bounds
+        ext = hi - lo
+        assert 0.04 <= ext.max() <= 0.15 + 1e-9 and ext.min() <= 0.08 and all(p.is_watertight for p in parts), e.name
+        sdf = ObjectSDF.from_parts(parts, cells=96)
+        assert (sdf.distance(np.array([p.centroid for p in parts])) < 0).all(), e.name   # every box part is solid
+        if family == "plate":    # thin: 4-10 mm across
+            assert ext.min() <= 0.0101, ext
+            continue
+        empty = (lo + hi) / 2    # a tube's axis, a frame's hole
+        if family == "tray":     # above the base, between the walls
+            empty[2] = lo[2] + 0.6 * ext[2]
+        assert sdf.distance(empty[None])[0] > 0.005, e.name
 
 
 def test_label_rotations_match_evaluator_convention():

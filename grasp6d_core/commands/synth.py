@@ -34,9 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-points", type=int, default=512, help="max label points per object (~5 mm apart)")
     parser.add_argument("--no-text-sdf", action="store_true", help="skip the dexnet text .sdf (~20 MB per object)")
     parser.add_argument("--object-ids", default=None, help="restrict the split's object pool, e.g. 0,4,9")
-    parser.add_argument("--extra-objects", action="store_true",
-                        help="--split train only: draw from the 48 extra training objects too (ids 96-143: more "
-                             "blob meshes, polygonal prisms), for wider shape coverage; test splits never use them")
+    parser.add_argument("--extra-objects", nargs="?", const="shapes", default=None, metavar="SETS",
+                        help="--split train only: draw from extra training objects too, for wider shape coverage; "
+                             "SETS is 'shapes' (the default: ids 96-143, more blob meshes and polygonal prisms), "
+                             "'walls' (ids 144-167: thin-walled tubes, trays, frames, plates) or 'shapes,walls'; "
+                             "test splits never use them")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from grasp6d_core.commands._paths import output_dir
     from grasp6d_core.data.assets import ensure_objects, object_done
-    from grasp6d_core.data.objects import parse_object_count, parse_object_ids, split_objects
+    from grasp6d_core.data.objects import extra_sets, parse_object_count, parse_object_ids, split_objects
     from grasp6d_core.data.scenes import scene_done, scene_ids, scene_plan
     randomization = randomization_from_args(args)   # a ValueError names the bad flag: one line from cli
     objects = args.objects or ("3-12" if randomization else "3-10")
@@ -98,19 +100,20 @@ def run(args: argparse.Namespace) -> int:
     # A bad --object-ids or an unwritable --out raises ValueError/OSError: grasp6d_core.cli prints one line.
     if args.extra_objects and args.split != "train":
         raise UsageError(f"--extra-objects widens training scenes only; --split {args.split} is a test split")
+    sets = extra_sets(args.extra_objects or False)   # a ValueError names an unknown set
     pool = None   # the split's own objects
     if args.object_ids:
-        pool = parse_object_ids(args.object_ids, args.split, extra=args.extra_objects)
-    elif args.extra_objects:
-        pool = [e.oid for e in split_objects(args.split, extra=True)]
+        pool = parse_object_ids(args.object_ids, args.split, extra=sets)
+    elif sets:
+        pool = [e.oid for e in split_objects(args.split, extra=sets)]
     root = output_dir(args.out)
     cameras = ("realsense", "kinect") if args.camera == "both" else (args.camera,)
     settings = {"seed": args.seed, "views": args.views, "objects": [lo, hi], "layout": args.layout,
                 "label_points": args.label_points, "cameras": list(cameras), "object_ids": pool}
     if randomization:   # only then: a fixed-arc record stays what `grasp6d report` writes and compares
         settings["randomize"] = randomization.as_dict()
-    if args.extra_objects:   # likewise: records of data made without it stay comparable
-        settings["extra_objects"] = True
+    if sets:   # likewise: records of data made without it (or with the bare flag, before 'walls') stay comparable
+        settings["extra_objects"] = True if sets == ("shapes",) else list(sets)
     record = root / f"synth_{args.split}.json"
     if record.is_file():
         old = json.loads(record.read_text())

@@ -10,16 +10,19 @@ Splits mirror GraspNet-1Billion's: ``train`` objects (``seen`` test scenes reuse
 instances of the training families; ``novel`` = families never used in training. Ids are fixed by the catalogue
 (same ids on every machine and for every ``--seed``): train 0–47, similar 48–71, novel 72–95.
 
-``extra`` objects (ids 96–143) widen training only, and only when asked for (``grasp6d synth --extra-objects``): 40
-more random_urdfs blobs (indices disjoint from train and similar) and 8 polygonal prisms. No test split draws
-them, none of them mimics a novel family, and appending them after the novel ids left every earlier id and its
-geometry unchanged, so datasets made before they existed stay valid.
+Extra objects widen training only, and only when asked for (``grasp6d synth --extra-objects [SETS]``), in two
+sets: ``shapes`` (ids 96–143: 40 more random_urdfs blobs, indices disjoint from train and similar, and 8 polygonal
+prisms) and ``walls`` (ids 144–167: thin-walled tubes, open trays, flat frames with a hole, thin plates — geometry
+whose grasps straddle a wall or a bar, which no other training family has). No test split draws them, none of them
+copies a novel family's shape, and each set was appended after every earlier id, leaving those ids and their
+geometry unchanged, so datasets made before a set existed stay valid.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -28,7 +31,9 @@ from grasp6d_core.errors import UsageError
 LIBRARY_SEED = 20240601
 MIN_LONGEST, MAX_LONGEST, MAX_SHORTEST = 0.04, 0.15, 0.08   # metres: graspable sizes
 TRAIN_FAMILIES = ("box", "cylinder", "ellipsoid", "capsule", "mug", "bottle", "dumbbell", "blob")
-EXTRA_FAMILIES = ("blob", "prism")
+EXTRA_FAMILIES = ("blob", "prism", "tube", "tray", "frame", "plate")
+# --extra-objects SETS -> the object split that holds each set's objects (catalogue order = id order).
+EXTRA_SETS = {"shapes": "extra", "walls": "extra_walls"}
 NOVEL_FAMILIES = ("ring", "tee", "bracket", "bowl", "cone", "pybullet_mesh")
 # (family, count) per split; 'blob' = pybullet_data/random_urdfs meshes.
 CATALOGUE = {
@@ -37,7 +42,8 @@ CATALOGUE = {
     "similar": [("box", 2), ("cylinder", 2), ("ellipsoid", 2), ("capsule", 2), ("mug", 2), ("bottle", 2),
                 ("dumbbell", 2), ("blob", 10)],
     "novel": [("ring", 4), ("tee", 4), ("bracket", 4), ("bowl", 4), ("cone", 4), ("pybullet_mesh", 4)],
-    "extra": [("blob", 40), ("prism", 8)],   # appended last: earlier ids and their random draws stay as they were
+    "extra": [("blob", 40), ("prism", 8)],   # appended after novel: earlier ids and their random draws stay as they were
+    "extra_walls": [("tube", 6), ("tray", 6), ("frame", 6), ("plate", 6)],   # appended after extra, likewise
 }
 PYBULLET_MESHES = ("bunny.obj", "duck_vhacd.obj", "teddy2_VHACD_CHs.obj", "toys/prism.obj")
 SCENE_SPLITS = {"train": "train", "seen": "train", "similar": "similar", "novel": "novel"}
@@ -55,11 +61,11 @@ class ObjectEntry:
 
 
 def object_library() -> list[ObjectEntry]:
-    """The fixed catalogue (144 objects): ids are stable because they depend only on the catalogue order."""
+    """The fixed catalogue (168 objects): ids are stable because they depend only on the catalogue order."""
     rng = np.random.default_rng(LIBRARY_SEED)
     blobs = rng.permutation(1000)   # random_urdfs indices; train and similar take disjoint ones
     entries, oid, blob_i, pyb_i = [], 0, 0, 0
-    for split in ("train", "similar", "novel", "extra"):
+    for split in CATALOGUE:   # dict order is the id order
         for family, count in CATALOGUE[split]:
             for k in range(count):
                 params = {"seed": int(rng.integers(1 << 31))}
@@ -78,14 +84,32 @@ def object_library() -> list[ObjectEntry]:
     return entries
 
 
-def split_objects(split: str, library: list[ObjectEntry] | None = None, extra: bool = False) -> list[ObjectEntry]:
+def extra_sets(extra: bool | str | Sequence[str]) -> tuple[str, ...]:
+    """``--extra-objects`` as set names: True (the bare flag) -> ('shapes',), 'shapes,walls' -> both, False -> ();
+    a ValueError names an unknown set."""
+    if extra is True:
+        return ("shapes",)
+    if not extra:
+        return ()
+    names = [n.strip() for n in (extra.split(",") if isinstance(extra, str) else extra)]
+    unknown = [n for n in names if n not in EXTRA_SETS]
+    if unknown or not names:
+        raise ValueError(f"--extra-objects: unknown set {', '.join(unknown) or repr(extra)}; "
+                         f"choose from {', '.join(EXTRA_SETS)} (comma-separated)")
+    return tuple(n for n in EXTRA_SETS if n in names)   # catalogue order, no repeats
+
+
+def split_objects(split: str, library: list[ObjectEntry] | None = None,
+                  extra: bool | str | Sequence[str] = False) -> list[ObjectEntry]:
     """Objects a scene split draws from: train/seen -> train objects, similar -> similar, novel -> novel;
-    ``extra`` adds the extra training objects to ``train`` (and only to train: test scenes never draw them)."""
+    ``extra`` (True = the 'shapes' set, or set names) adds extra training objects to ``train`` (and only to train:
+    test scenes never draw them)."""
     if split not in SCENE_SPLITS:
         raise ValueError(f"unknown split {split!r}: choose from {sorted(SCENE_SPLITS)}")
-    if extra and split != "train":
+    sets = extra_sets(extra)
+    if sets and split != "train":
         raise ValueError(f"extra objects are for training scenes only, not split {split!r}")
-    wanted = {SCENE_SPLITS[split], "extra"} if extra else {SCENE_SPLITS[split]}
+    wanted = {SCENE_SPLITS[split], *(EXTRA_SETS[n] for n in sets)}
     return [e for e in (library or object_library()) if e.split in wanted]
 
 
@@ -102,7 +126,7 @@ def parse_object_count(text: str) -> tuple[int, int]:
 
 
 def parse_object_ids(text: str, split: str, library: list[ObjectEntry] | None = None,
-                     extra: bool = False) -> list[int]:
+                     extra: bool | str | Sequence[str] = False) -> list[int]:
     """``--object-ids`` ('0,4,9') -> ids, each one of the split's objects (a scene split never borrows another
     split's objects: that would leak test objects into training). ValueError naming the bad id otherwise."""
     allowed = [e.oid for e in split_objects(split, library, extra)]
@@ -187,6 +211,8 @@ def _procedural(family: str, rng: np.random.Generator) -> list:
         return [bar, *ends]
     if family == "prism":   # a regular 5- to 8-gon prism: flat faces and edges no training family has
         return [C.cylinder(radius=u(0.018, 0.035), height=u(0.04, 0.12), sections=int(rng.integers(5, 9)))]
+    if family in WALL_FAMILIES:
+        return WALL_FAMILIES[family](rng)
     if family == "ring":
         return [C.torus(major_radius=u(0.03, 0.05), minor_radius=u(0.008, 0.013), major_sections=48, minor_sections=16)]
     if family == "tee":
@@ -205,6 +231,53 @@ def _procedural(family: str, rng: np.random.Generator) -> list:
     if family == "cone":
         return [C.cone(radius=u(0.025, 0.045), height=u(0.05, 0.11), sections=40)]
     raise ValueError(f"unknown procedural family {family!r}")
+
+
+# Thin-walled training shapes (the 'walls' extra set). Each is built from convex boxes, so PyBullet's one convex hull
+# per part keeps the hollows and holes open when scenes are dropped; the union of overlapping boxes is handled like
+# any composite. None copies a novel family: no revolved bowl, no torus, no L or T of two bars.
+def _tube(rng: np.random.Generator) -> list:
+    """An open pipe: 10-14 wall staves around a circle (a hole through, walls 3-6 mm)."""
+    import trimesh
+    n, R, t, H = int(rng.integers(10, 15)), rng.uniform(0.018, 0.035), rng.uniform(0.003, 0.006), rng.uniform(0.05, 0.12)
+    width = 2 * R * np.tan(np.pi / n) + 0.002          # staves overlap a little at the corners: no slits
+    staves = []
+    for k in range(n):
+        a = 2 * np.pi * k / n
+        stave = trimesh.creation.box(extents=[t, width, H])
+        stave.apply_transform(trimesh.transformations.rotation_matrix(a, [0, 0, 1]))
+        stave.apply_translation([(R - t / 2) * np.cos(a), (R - t / 2) * np.sin(a), 0])
+        staves.append(stave)
+    return staves
+
+
+def _tray(rng: np.random.Generator) -> list:
+    """An open-top rectangular box: a base and four thin walls."""
+    import trimesh
+    a, b, h, t = rng.uniform(0.06, 0.13), rng.uniform(0.05, 0.10), rng.uniform(0.025, 0.06), rng.uniform(0.003, 0.006)
+    box = trimesh.creation.box
+    return [box(extents=[a, b, t]).apply_translation([0, 0, t / 2]),
+            *(box(extents=[t, b, h]).apply_translation([s * (a - t) / 2, 0, h / 2]) for s in (-1, 1)),
+            *(box(extents=[a, t, h]).apply_translation([0, s * (b - t) / 2, h / 2]) for s in (-1, 1))]
+
+
+def _frame(rng: np.random.Generator) -> list:
+    """A flat rectangular frame: four bars round a rectangular hole."""
+    import trimesh
+    a, b = rng.uniform(0.06, 0.13), rng.uniform(0.05, 0.11)
+    w, t = rng.uniform(0.012, 0.025), rng.uniform(0.006, 0.015)
+    box = trimesh.creation.box
+    return [*(box(extents=[w, b, t]).apply_translation([s * (a - w) / 2, 0, 0]) for s in (-1, 1)),
+            *(box(extents=[a, w, t]).apply_translation([0, s * (b - w) / 2, 0]) for s in (-1, 1))]
+
+
+def _plate(rng: np.random.Generator) -> list:
+    """A thin flat slab (4-10 mm): grasped across its thickness or its edge."""
+    import trimesh
+    return [trimesh.creation.box(extents=[rng.uniform(0.05, 0.13), rng.uniform(0.04, 0.10), rng.uniform(0.004, 0.01)])]
+
+
+WALL_FAMILIES = {"tube": _tube, "tray": _tray, "frame": _frame, "plate": _plate}
 
 
 def _pybullet_parts(source: str) -> list:
