@@ -277,6 +277,8 @@ def run_graph(out_dir: Path, timeout: float = 150.0, source: str = "playback", t
         if graph is not None:
             result.launch_exit = graph.interrupt()
             print(f"demo: ros2 launch stopped with Ctrl-C, exit code {result.launch_exit}", flush=True)
+            for name, code in graph.died().items():   # e.g. a node whose teardown hung past its limit
+                print(f"demo: {name} exited with code {code} (its output is in {graph.log})", flush=True)
         return result
     finally:
         if graph is not None and graph.running():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,13 @@ def process_group_members(pgid: int) -> list[int]:
     return members
 
 
+def died_processes(launch_output: str) -> dict[str, int]:
+    """Processes that launch's output reports dead ('process has died'), by launch's name for them
+    (``executor_node-4``), with their exit codes."""
+    return {name: int(code) for name, code in
+            re.findall(r"\[(\S+)\]: process has died \[pid \d+, exit code (-?\d+)", launch_output)}
+
+
 class LaunchedGraph:
     """``ros2 launch grasp6d_ros grasp_demo.launch.py <arguments>`` in its own process group, output to ``log``.
 
@@ -91,6 +99,10 @@ class LaunchedGraph:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def died(self) -> dict[str, int]:
+        """The launched processes launch reported dead, with their exit codes (:func:`died_processes`)."""
+        return died_processes(self.output())
 
     def running(self) -> bool:
         return self.process.poll() is None

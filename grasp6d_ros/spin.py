@@ -18,6 +18,9 @@ RCLError = rclpy_implementation.RCLError
 STACK_DUMP_SIGNAL = signal.SIGUSR1
 # The longest a spinning node waits before it looks whether its context was shut down (see spin_until_shutdown).
 SHUTDOWN_CHECK_PERIOD_S = 0.5
+# The longest a stopping node's teardown (executor, node and middleware) may take before the node prints every
+# thread's stack and exits with code 1. Shorter than launch's SIGTERM delay (15 s, launch/grasp_demo.launch.py).
+TEARDOWN_LIMIT_S = 10.0
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
@@ -46,9 +49,17 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
         if node.context.ok():
             raise
     finally:
-        executor.shutdown()
-        destroy_node_and_actions(node)
-        rclpy.try_shutdown()
+        # Rarely, the node's destruction never returned (inside the middleware's teardown, no Python thread left to
+        # wait for) and launch had to SIGKILL it after its timeouts. A watchdog thread of faulthandler's (C, so it
+        # runs even where the GIL is held) bounds the wait instead: the stacks, headed "Timeout (0:00:10)!", and
+        # exit code 1 say where it hung.
+        faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
+        try:
+            executor.shutdown()
+            destroy_node_and_actions(node)
+            rclpy.try_shutdown()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         # The second SIGINT can arrive after this, while the interpreter finalizes: Python then resets a handled
         # SIGINT to the default action and the node dies with -2 ("process has died") although it had stopped
         # cleanly. An ignored SIGINT stays ignored through finalization, and there is nothing left to stop.

@@ -213,6 +213,32 @@ def test_a_node_stops_when_its_context_is_shut_down_without_waking_it(threads):
     assert process.returncode == 0 and "clean exit" in out, out
 
 
+def test_died_processes_reads_launchs_own_lines():
+    """The lines launch writes (its ExecuteLocal's format) for a process that died and one that finished."""
+    from grasp6d_ros.launch_process import died_processes
+    log = ("[INFO] [camera_node-1]: process has finished cleanly [pid 101]\n"
+           "[ERROR] [executor_node-4]: process has died [pid 104, exit code 1, cmd '/x/executor_node --ros-args'].\n"
+           "[ERROR] [tsdf_node-2]: process has died [pid 102, exit code -9, cmd 'tsdf_node'].\n")
+    assert died_processes(log) == {"executor_node-4": 1, "tsdf_node-2": -9}
+    assert died_processes("[INFO] [camera_node-1]: process has finished cleanly [pid 101]\n") == {}
+
+
+def test_a_node_whose_teardown_hangs_says_where_and_exits():
+    """A node whose destruction never returns (as the middleware's teardown did now and then) must not wait for
+    launch's SIGKILL: after TEARDOWN_LIMIT_S it prints its stacks and exits with code 1."""
+    setup = ("import grasp6d_ros.spin as spin\n"
+             "spin.TEARDOWN_LIMIT_S = 1.0\n"
+             "class Stuck(Node):\n"
+             "    def destroy_node(self):\n"
+             "        time.sleep(3600)\n")
+    with _node_process(setup, "Stuck('stuck_teardown')") as process:
+        assert process.stdout.readline().strip() == "spinning"
+        process.send_signal(signal.SIGINT)
+        out = process.communicate(timeout=20)[0]
+    assert process.returncode == 1 and "clean exit" not in out, out
+    assert "Timeout (0:00:01)!" in out and "in destroy_node" in out and "Traceback" not in out, out
+
+
 @contextmanager
 def _node_process(setup: str, node: str, threads: int = 1) -> Iterator[subprocess.Popen]:
     """A Python process that runs ``setup``, makes ``node`` and spins it with spin_until_shutdown, as our node

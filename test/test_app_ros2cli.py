@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grasp6d_ros.launch_process import LaunchedGraph, launch_unavailable_reason, node_environment, ros2_command
+from grasp6d_ros.launch_process import (LaunchedGraph, died_processes, launch_unavailable_reason, node_environment,
+                                        ros2_command)
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[1]
@@ -370,4 +371,8 @@ def test_make_demo_runs_the_graph_through_ros2_launch(ros2_env, tmp_path):
     assert "pick: stage=detect" in out and re.search(r"pick: stage=pregrasp attempt=1 grasp score=[\d.]+", out), out
     assert "ros2 launch stopped with Ctrl-C, exit code 0" in out and "   1 " in out, out
     assert (tmp_path / "grasps.png").stat().st_size > 10_000 and (tmp_path / "run.mcap").stat().st_size > 10_000
-    assert "Traceback" not in (tmp_path / "launch.log").read_text()
+    log = (tmp_path / "launch.log").read_text()
+    assert "Traceback" not in log
+    # a node that exited badly (one whose teardown hung prints its stacks and exits 1) is said, not hidden
+    for name, code in died_processes(log).items():
+        assert f"demo: {name} exited with code {code}" in out, out
