@@ -20,7 +20,7 @@ STACK_DUMP_SIGNAL = signal.SIGUSR1
 SHUTDOWN_CHECK_PERIOD_S = 0.5
 # The longest a stopping node's teardown (executor, node and middleware) may take before the node prints every
 # thread's stack and exits with code 1. Shorter than launch's SIGTERM delay (15 s, launch/grasp_demo.launch.py).
-TEARDOWN_LIMIT_S = 10.0
+TEARDOWN_LIMIT_S = 14.0
 
 
 def spin_until_shutdown(node: Node, threads: int = 1) -> None:
@@ -51,7 +51,7 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
     finally:
         # Rarely, the node's destruction never returned (inside the middleware's teardown, no Python thread left to
         # wait for) and launch had to SIGKILL it after its timeouts. A watchdog thread of faulthandler's (C, so it
-        # runs even where the GIL is held) bounds the wait instead: the stacks, headed "Timeout (0:00:10)!", and
+        # runs even where the GIL is held) bounds the wait instead: the stacks, headed "Timeout (0:00:14)!", and
         # exit code 1 say where it hung.
         faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
         try:
