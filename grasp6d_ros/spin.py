@@ -51,7 +51,7 @@ def spin_until_shutdown(node: Node, threads: int = 1) -> None:
     finally:
         # Rarely, the node's destruction never returned (inside the middleware's teardown, no Python thread left to
         # wait for) and launch had to SIGKILL it after its timeouts. A watchdog thread of faulthandler's (C, so it
-        # runs even where the GIL is held) bounds the wait instead: the stacks, headed "Timeout (0:00:14)!", and
+        # runs even where the GIL is held) bounds the wait instead: the stacks, headed "Timeout (<the limit>)!", and
         # exit code 1 say where it hung.
         faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
         try:

@@ -30,12 +30,11 @@ def main(extra_set: str, out: Path) -> None:
         shade = 0.35 + 0.6 * np.abs(mesh.face_normals @ np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8]))
         ax.add_collection3d(Poly3DCollection(mesh.vertices[mesh.faces] * 100, facecolors=plt.cm.Blues(shade),
                                              edgecolor="none"))
-        half = np.ptp(mesh.vertices, axis=0).max() * 50
+        ext = np.ptp(mesh.vertices, axis=0) * 100   # cm
         for set_lim in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
-            set_lim(-half, half)
+            set_lim(-ext.max() / 2, ext.max() / 2)
         ax.set_box_aspect((1, 1, 1))
         ax.view_init(elev=35, azim=-60)
-        ext = np.ptp(mesh.vertices, axis=0) * 100
         ax.set_title(f"{entry.name}\n{ext[0]:.1f} × {ext[1]:.1f} × {ext[2]:.1f} cm", fontsize=9)
         ax.tick_params(labelsize=6)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.04, top=0.86, wspace=0.05)
