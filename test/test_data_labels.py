@@ -186,8 +186,8 @@ def test_label_rotations_match_evaluator_convention():
 
 
 def test_synth_extra_objects_end_to_end(tmp_path, capsys):
-    """The README's `grasp6d synth --extra-objects` example (plus flags that only make it faster) makes a training
-    scene with an extra object, records that it did, and refuses to continue the same root without it (the two
+    """The README's `grasp6d synth --extra-objects` examples (plus flags that only make them faster) make a training
+    scene with an extra object each, record which set they drew, and refuse to continue the same root without it (the two
     pools would mix silently)."""
     import json
     import re
@@ -209,3 +209,12 @@ def test_synth_extra_objects_end_to_end(tmp_path, capsys):
     without_ids = args[:args.index("--object-ids")] + args[args.index("--label-points"):]
     assert cli(without_ids) == 2   # a user error: one line, no traceback
     assert "would mix them" in capsys.readouterr().err
+    # The README's thin-walled example (a tube), as printed: the set is recorded by name.
+    walls = tmp_path / "walls"
+    example = shlex.split(re.search(r"`grasp6d (synth [^`]*--extra-objects walls[^`]*)`", readme).group(1))
+    walled = [str(walls) if word == "ROOT" else word for word in example]
+    assert cli(walled + ["--label-points", "48", "--no-text-sdf", "--quiet"]) == 0
+    assert (walls / "scenes" / "scene_0000" / "object_id_list.txt").read_text().split() == ["144"]
+    assert json.loads((walls / "synth_train.json").read_text())["extra_objects"] == ["walls"]
+    manifest = json.loads((walls / "models" / "manifest.json").read_text())
+    assert manifest["objects"][144]["family"] == "tube" and manifest["objects"][144]["split"] == "extra_walls"
