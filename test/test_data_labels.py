@@ -187,8 +187,8 @@ def test_label_rotations_match_evaluator_convention():
 
 def test_synth_extra_objects_end_to_end(tmp_path, capsys):
     """The README's `grasp6d synth --extra-objects` examples (plus flags that only make them faster) make a training
-    scene with an extra object each, record which set they drew, and refuse to continue the same root without it (the two
-    pools would mix silently)."""
+    scene with an extra object each, record which set they drew, and refuse to continue the same root without it
+    (the two pools would mix silently)."""
     import json
     import re
     import shlex
