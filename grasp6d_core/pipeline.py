@@ -32,6 +32,7 @@ import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
+from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS
 from grasp6d_core.hand import PRESETS, HandDescription, HandError, full_hand_feasible, load_hand
 from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
 from grasp6d_core.targets import KeepFilter, TargetConstraints, keep_all
@@ -58,7 +59,8 @@ class PipelineError(Grasp6dError, ValueError):
 class Detector(Protocol):
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50,
                collision: bool = True, refine: bool = False,
-               nms: tuple[float, float] | None = None, hand: HandDescription | None = None) -> GraspGroup: ...
+               nms: tuple[float, float] | None = None, hand: HandDescription | None = None,
+               scoring: str = "network") -> GraspGroup: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class PipelineSettings:
     min_score: float = 0.0
     collision: bool = True                 # model-free gripper collision check against the cloud
     refine: bool = False                   # contact-map refinement (checkpoints with a prior)
+    scoring: str = DEFAULT_SCORING         # rank by the network's score, or by seed 'consensus' (model/consensus.py)
     nms: tuple[float, float] | None = (0.03, 30.0)   # (m, degrees): suppress grasps this close to a better one
     hand_filter: str = ""                  # a HAND_FILTERS name; "" = none
     hand: HandDescription | str | None = None   # the gripper (preset, YAML path); None = GraspNet's gripper
@@ -89,6 +92,8 @@ class PipelineSettings:
         if self.top_k < 1 or self.min_points < 1 or self.hand_candidates < 1:
             raise PipelineError(f"top_k, min_points and hand_candidates must be >= 1, got {self.top_k}, "
                                 f"{self.min_points}, {self.hand_candidates}")
+        if self.scoring not in SCORINGS:
+            raise PipelineError(f"scoring='{self.scoring}' is not one of {' | '.join(SCORINGS)}")
         if not math.isfinite(self.min_score):
             raise PipelineError(f"min_score must be finite, got {self.min_score}")
         if self.hand_filter and self.hand_filter not in HAND_FILTERS:
@@ -193,7 +198,7 @@ class GraspPipeline:
         grasps = self.detector.detect(pts.astype(np.float32), normals=None if nrm is None else nrm.astype(np.float32),
                                       top_k=top_k * (s.hand_candidates if filtered else 1), collision=s.collision,
                                       refine=s.refine, nms=None if s.nms is None else (s.nms[0], math.radians(s.nms[1])),
-                                      hand=s.hand)
+                                      hand=s.hand, scoring=s.scoring)
         if s.hand_filter and len(grasps):
             scene = pts if hand_scene is None else np.asarray(hand_scene, dtype=np.float64)
             if hand_scene is not None and to_model is not None:

@@ -35,6 +35,7 @@ from visualization_msgs.msg import MarkerArray
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import hand_feasible
+from grasp6d_core.model.consensus import DEFAULT_SCORING
 from grasp6d_core.pipeline import GraspPipeline, PipelineError, PipelineResult, PipelineSettings
 from grasp6d_core.segmentation import SegmentationParams
 from grasp6d_core.targets import ConstraintError, TargetConstraints
@@ -46,7 +47,7 @@ from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.targets import cloud_points, needs_camera_transform, request_targets
 
 DEFAULTS: dict[str, Any] = {
-    "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False,
+    "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False, "scoring": DEFAULT_SCORING,
     "hand_filter": "", "hand_candidates": 20, "max_range": 2.0, "hand": "",
     "segment_objects": True, "segmentation_voxel_size": 0.004, "segmentation_plane_distance": 0.006,
     "segmentation_plane_min_fraction": 0.15, "segmentation_cluster_distance": 0.012,
@@ -99,11 +100,11 @@ class AntipodalDetector:
         self._rng = np.random.default_rng(seed)
 
     def detect(self, points, normals=None, top_k=50, collision=True, refine=False, nms=None,
-               hand=None) -> GraspGroup:
+               hand=None, scoring="network") -> GraspGroup:
         if normals is None:
             raise DetectionError("the antipodal detector needs a cloud with normal_x/normal_y/normal_z fields")
-        # nms is accepted for the detector interface but not applied: this is the same baseline sim-bench
-        # judges, which has none (its seeds are already spread over the surface).
+        # nms and scoring are accepted for the detector interface but not applied: this is the same baseline
+        # sim-bench judges, which has neither (its seeds are already spread over the surface).
         grasps = self._grasps(points, normals, table_height=self.table_height, rng=self._rng)
         if hand is not None:
             grasps = grasps[hand_feasible(points, grasps, hand)]
@@ -212,7 +213,8 @@ class DetectorNode(ManagedNode):
                 box=tuple(self.param("workspace")) if self.param("use_workspace") else None,
                 min_points=int(self.param("min_points")), top_k=int(self.param("top_k")),
                 min_score=float(self.param("min_score")), collision=bool(self.param("collision_check")),
-                refine=bool(self.param("refine")), hand_filter=str(self.param("hand_filter")),
+                refine=bool(self.param("refine")), scoring=str(self.param("scoring")),
+                hand_filter=str(self.param("hand_filter")),
                 hand=str(self.param("hand")) or None, hand_candidates=int(self.param("hand_candidates")),
                 segmentation=self._segmentation())
         except PipelineError as error:  # name the node's parameter where its name differs from the setting's

@@ -61,6 +61,12 @@ def test_detector_node_error_paths_and_concurrency():
         detector.set_parameters([Parameter("hand_filter", value="robotiq")])
         answer = call_service(client, _request(cloud))
         assert not answer.success and "hand_filter='robotiq' is not one of '' | panda" in answer.message
+        detector.set_parameters([Parameter("hand_filter", value=""), Parameter("scoring", value="vote")])
+        answer = call_service(client, _request(cloud))
+        assert not answer.success and "scoring='vote' is not one of network | consensus" in answer.message
+        detector.set_parameters([Parameter("scoring", value="consensus")])
+        answer = call_service(client, _request(cloud))    # a valid scoring: the request gets as far as the detector
+        assert not answer.success and answer.message.startswith(NO_NORMALS)
         detector.set_parameters([Parameter("hand_filter", value="panda"), Parameter("use_workspace", value=True),
                                  Parameter("workspace", value=[1.0, 0.0, 0.0, 1.0, 0.0, 1.0])])
         answer = call_service(client, _request(cloud))

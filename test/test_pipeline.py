@@ -151,7 +151,8 @@ def test_settings_name_the_field_and_the_limit():
                          ({"box": (1, 0, 0, 1, 0, 1)}, "box must be 6 finite numbers"),
                          ({"max_range": -1.0}, "max_range must be a finite distance"),
                          ({"top_k": 0}, "top_k, min_points and hand_candidates must be >= 1"),
-                         ({"min_score": float("nan")}, "min_score must be finite")]:
+                         ({"min_score": float("nan")}, "min_score must be finite"),
+                         ({"scoring": "vote"}, "scoring='vote' is not one of network | consensus")]:
         with pytest.raises(PipelineError, match=text.replace("|", r"\|")):
             PipelineSettings(**fields)
 
@@ -170,7 +171,8 @@ def test_keep_filters_and_hand_filter_apply_after_detection(scene):
     _, points = scene
 
     class Fixed:  # a detector with known grasps, so the policy steps are checked on their own
-        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None, hand=None):
+        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None, hand=None,
+                   scoring="network"):
             self.asked = top_k
             x = np.linspace(-0.05, 0.05, 6)
             return GraspGroup.from_components(np.linspace(0.9, 0.4, 6), np.full(6, 0.05), np.full(6, 0.02),
@@ -237,3 +239,15 @@ def test_detect_cli_hand_drops_grasps_wider_than_the_gripper(capsys, scene, dete
     assert GraspGroup.load_npy(tmp_path / "narrow" / "scene_0000" / "realsense" / "0000.npy").widths.max() <= 0.05 + 1e-6
     assert main(["detect", "--input", str(folder), "--out", str(tmp_path), "--views", "0", "--hand", "robotiq"]) == 2
     assert "hand: hand 'robotiq' is not a preset" in capsys.readouterr().err
+
+
+def test_cli_pipeline_flags_carry_the_scoring_and_refuse_an_unknown_one():
+    """``grasp6d detect`` and ``sim-bench`` share these flags; --scoring reaches PipelineSettings."""
+    import argparse
+    from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
+    parser = argparse.ArgumentParser()
+    add_pipeline_arguments(parser)
+    assert settings_from_args(parser.parse_args([])).scoring == PipelineSettings().scoring
+    assert settings_from_args(parser.parse_args(["--scoring", "consensus"])).scoring == "consensus"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scoring", "vote"])

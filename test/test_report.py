@@ -112,14 +112,22 @@ def test_report_help_lists_its_flags(capsys):
     assert "report" in out and "--dev" in out and "--workspace" in out
 
 
-def test_refine_flag_reaches_the_settings_and_keys_its_own_dumps():
-    """--refine is carried to the pipeline's settings and gives its dumps a folder of their own."""
+def test_refine_and_scoring_flags_reach_the_settings_and_key_their_own_dumps():
+    """--refine and --scoring are carried to the pipeline's settings and give their dumps folders of their own;
+    network scoring keeps the key it had before there was a choice (its earlier dumps stay valid)."""
     import argparse
     from grasp6d_core.commands.report import add_arguments, settings_from
     from grasp6d_core.evaluation.report import detection_key
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    plain, refined = (settings_from(parser.parse_args(["--seed", "5", "--out", "o", *flags]))
-                      for flags in ([], ["--refine"]))
+    plain, refined, consensus, both = (settings_from(parser.parse_args(["--seed", "5", "--out", "o", *flags]))
+                                       for flags in ([], ["--refine"], ["--scoring", "consensus"],
+                                                     ["--refine", "--scoring", "consensus"]))
     assert (plain.refine, refined.refine) == (False, True)
+    assert (plain.scoring, consensus.scoring) == ("network", "consensus")
     assert detection_key(refined) == detection_key(plain) + "-refine"
+    assert detection_key(consensus) == detection_key(plain) + "-consensus"
+    assert detection_key(both) == detection_key(plain) + "-refine-consensus"
+    assert len(detection_key(plain)) == 12    # the checkpoint digest alone
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seed", "5", "--out", "o", "--scoring", "vote"])

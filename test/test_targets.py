@@ -160,7 +160,8 @@ def test_pipeline_applies_targets_in_the_cloud_frame_after_the_crop():
     cloud[:50, 2] += 5.0                                   # 50 points beyond max_range: cropped
 
     class Fixed:  # six model-frame grasps along x at the points' first six (cropped-cloud) positions
-        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None, hand=None):
+        def detect(self, pts, normals=None, top_k=50, collision=True, refine=False, nms=None, hand=None,
+                   scoring="network"):
             self.asked = top_k
             return _grasps(pts[:6], [[0, 0, 1]] * 6)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from grasp6d_core.model.consensus import SCORINGS
 from grasp6d_core.pipeline import HAND_FILTERS, PipelineSettings
 
 
@@ -13,6 +14,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, hand_filter: str = "
     parser.add_argument("--min-score", type=float, default=0.0, help="grasps below this score are dropped")
     parser.add_argument("--no-collision", action="store_true", help="skip the model-free collision check")
     parser.add_argument("--refine", action="store_true", help="contact-map refinement (checkpoints with a prior)")
+    parser.add_argument("--scoring", default=PipelineSettings.scoring, choices=SCORINGS,
+                        help="rank grasps by the network's score, or by how many seeds agree on them (consensus)")
     parser.add_argument("--hand-filter", default=hand_filter, choices=["", *HAND_FILTERS],
                         help="keep only grasps this robot hand can take ('' = GraspNet's gripper only)")
     parser.add_argument("--hand", default="", metavar="PRESET|YAML",
@@ -27,5 +30,5 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, hand_filter: str = "
 def settings_from_args(args: argparse.Namespace, **extra) -> PipelineSettings:
     """PipelineSettings from add_pipeline_arguments' flags (plus fields a command sets itself)."""
     return PipelineSettings(max_range=args.max_range or None, top_k=args.top_k, min_score=args.min_score,
-                            collision=not args.no_collision, refine=args.refine, hand_filter=args.hand_filter,
+                            collision=not args.no_collision, refine=args.refine, scoring=args.scoring, hand_filter=args.hand_filter,
                             hand=args.hand or None, hand_candidates=args.hand_candidates, **extra)

@@ -31,6 +31,7 @@ from grasp6d_core.evaluation.dumps import write_dump
 from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
 from grasp6d_core.grasp import dump_path
 from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
+from grasp6d_core.model.consensus import DEFAULT_SCORING
 from grasp6d_core.model.detector import GraspDetector
 from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 
@@ -57,6 +58,7 @@ class ReportSettings:
     label_points: int = 512
     threads: int = 2
     refine: bool = False                   # contact-map refinement of the detections (checkpoints with a prior)
+    scoring: str = DEFAULT_SCORING         # how grasps are ranked: the network's score or seed consensus
     inputs: tuple[str, ...] = INPUTS       # single: every view on its own; fused: all views of a scene in the TSDF
 
 
@@ -78,11 +80,13 @@ def development_seeds(checkpoint: str | None) -> set[int]:
 
 
 def detection_key(settings: ReportSettings) -> str:
-    """What the dumps depend on beyond the scenes: the checkpoint's content (not its path) and refinement. Dumps
-    live in a folder per key, so a report with other weights in the same --out never scores stale dumps."""
+    """What the dumps depend on beyond the scenes: the checkpoint's content (not its path), refinement and the
+    scoring. Dumps live in a folder per key, so a report with other weights or settings in the same --out never
+    scores stale dumps."""
     import hashlib
     digest = hashlib.sha256(Path(settings.checkpoint or shipped_checkpoint()).read_bytes()).hexdigest()[:12]
-    return digest + ("-refine" if settings.refine else "")
+    # network scoring adds nothing to the key, so dumps made before there was a choice stay valid
+    return digest + ("-refine" if settings.refine else "") + ("" if settings.scoring == "network" else f"-{settings.scoring}")
 
 
 def check_seed(settings: ReportSettings) -> bool:
@@ -163,8 +167,8 @@ def report_split(split: str, root: Path, detector, key: str, settings: ReportSet
     """One split: generate its scenes, detect (dumps under ``dump_*_KEY``) and score, per input and workspace."""
     say(progress, f"[{split}] generating {settings.scenes} scenes x {settings.views} views, seed {settings.seed}")
     ids = generate_split(root, split, settings, progress)
-    pipeline = lambda: GraspPipeline(detector, PipelineSettings(refine=settings.refine))  # noqa: E731 (fresh box)
-    refined = ", refined" if settings.refine else ""
+    pipeline = lambda: GraspPipeline(detector, PipelineSettings(refine=settings.refine, scoring=settings.scoring))  # noqa: E731 (fresh box)
+    refined = (", refined" if settings.refine else "") + f", {settings.scoring} scoring"
     results: dict = {}
     for workspace in settings.workspaces if "single" in settings.inputs else ():
         dump = root / f"dump_{workspace}_{key}"
@@ -227,7 +231,8 @@ def markdown_report(report: dict) -> str:
     """One row per split and workspace (and the oracle): AP, AP0.4, AP0.8, each with its 95 % interval."""
     s = report["settings"]
     title = (f"Seed {report['seed']}: {report['figures']}; {s['scenes']} scenes x {s['views']} views per split, "
-             f"{s['camera']}, checkpoint {s['checkpoint']}{', refined' if s.get('refine') else ''}.")
+             f"{s['camera']}, checkpoint {s['checkpoint']}{', refined' if s.get('refine') else ''}, "
+             f"{s.get('scoring', 'network')} scoring.")
     if report["development"]:
         title = "**DEVELOPMENT FIGURES, not a test result.** " + title
     lines = [title, "", "| split | workspace | scenes | images | AP (95 % CI) | AP0.4 (95 % CI) | AP0.8 (95 % CI) |",

@@ -6,6 +6,7 @@
 - :mod:`.network`: graspable head, FPS seeds, approach head, operation head.
 - :mod:`.losses`, :mod:`.regularizer`: Lo/Lgs/La/Lr/Lw/Ls and R (training targets: grasp6d_core.data.training_labels).
 - :mod:`.decode`: network outputs -> GraspGroup rows.  :mod:`.detector`: GraspDetector (inference).
+- :mod:`.consensus`: ranking a cloud's grasps by how many seeds agree on them (``scoring: consensus``).
 - :mod:`.contact_prior`: contact maps, the prior network and test-time refinement.
 Heavy (torch/spconv) imports live in the submodules, not here.
 """

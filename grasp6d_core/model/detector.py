@@ -1,7 +1,7 @@
 """GraspDetector: a trained grasp network behind one call, points in -> GraspGroup out (camera frame, best first).
 
 detect(): sample ``num_points`` of the cloud, estimate normals if missing, run the network, decode every seed,
-NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
+optionally re-score by seed consensus (:mod:`.consensus`), NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
 (:mod:`.collision`: finger boxes + palm + the approach path behind the palm, physics.GripperGeometry; grasps
 with nothing between the fingers are dropped too) in score order until ``top_k`` survive. Optional contact-map refinement.
 """
@@ -17,6 +17,7 @@ from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import HandDescription, load_hand
 from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
+from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS, consensus_rescore
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.normals import estimate_normals
 from grasp6d_core.physics import GripperGeometry
@@ -126,14 +127,17 @@ class GraspDetector:
 
     def detect(self, points: np.ndarray, normals: np.ndarray | None = None, top_k: int = 50, collision: bool = True,
                refine: bool = False, nms: tuple[float, float] | None = NMS,
-               hand: "str | HandDescription | None" = None) -> GraspGroup:
+               hand: "str | HandDescription | None" = None, scoring: str = DEFAULT_SCORING) -> GraspGroup:
         """Grasps (camera frame of ``points``), best first, at most ``top_k``. ``nms``: (distance m, angle rad)
         within which a worse grasp is suppressed, None = no NMS. ``hand``: a preset name, YAML path or
         HandDescription whose opening and finger reach decide which grasps are feasible (wider ones are dropped,
         never clipped) and whose box model the collision check uses; None = GraspNet's gripper. A cloud wider
         than the voxel grid can hold is refused (ValueError), never cropped silently: cropping is
         GraspPipeline's job (its max_range), and so are target constraints and object ids
-        (``GraspPipeline.run(points, targets=...)``)."""
+        (``GraspPipeline.run(points, targets=...)``). ``scoring``: 'network' ranks by the network's score,
+        'consensus' by how many seeds propose nearly the same grasp, weighted by their scores (:mod:`.consensus`)."""
+        if scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {' | '.join(SCORINGS)}, got {scoring!r}")
         hand = None if hand is None else load_hand(hand)
         t0 = time.perf_counter()
         self.last_timing = {}
@@ -146,6 +150,8 @@ class GraspDetector:
                 raise ValueError("refine=True but this checkpoint has no contact-map prior (config "
                                  f"'{self.cfg['name']}'); train one with `grasp6d train --stage prior` or pass refine=False")
             grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
+        if scoring == "consensus":
+            grasps = consensus_rescore(grasps)   # before NMS: it needs every seed's grasp, NMS keeps one per cluster
         if nms is not None:
             grasps = grasps.nms(*nms)
         if hand is not None:
