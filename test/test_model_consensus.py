@@ -56,3 +56,10 @@ def test_detector_consensus_option_reorders_the_same_cloud_and_refuses_an_unknow
     assert not np.allclose(consensus.translations[:5], network.translations[:5])
     with pytest.raises(ValueError, match=re.escape("scoring must be one of network | consensus, got 'vote'")):
         det.detect(points, scoring="vote")
+
+
+def test_detect_benchmark_takes_the_scoring_and_refuses_an_unknown_one():
+    from grasp6d_core.benchmarks.detect import DetectBenchmark
+    assert DetectBenchmark(scoring="consensus").scoring == "consensus"
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        DetectBenchmark(scoring="vote")
