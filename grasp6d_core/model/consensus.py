@@ -11,6 +11,7 @@ cloud to cloud.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from grasp6d_core.grasp import GraspGroup
 
@@ -19,26 +20,26 @@ ANGLE = float(np.deg2rad(30.0))     # between the grasps' orientations
 SCORINGS = ("network", "consensus")
 DEFAULT_SCORING = "network"   # what the detector, the pipeline, the CLI, the node and reports use unless told
 _FLIP = np.array([1.0, -1.0, -1.0])  # a half-turn about the approach (x): the same parallel-jaw grasp
-_CHUNK = 1024
 
 
 def consensus_sums(grasps: GraspGroup, radius: float = RADIUS, angle: float = ANGLE) -> np.ndarray:
     """S (N,): the summed scores of the grasps within ``radius`` m and ``angle`` rad of each grasp."""
-    n = len(grasps)
-    if n == 0:
-        return np.zeros(0)
-    t, scores = grasps.translations, grasps.scores
-    flat = grasps.rotations.reshape(n, 9)
-    flipped = (grasps.rotations * _FLIP).reshape(n, 9)
-    cos_limit = np.cos(angle)
-    sums = np.empty(n)
-    for start in range(0, n, _CHUNK):
-        rows = slice(start, start + _CHUNK)
+    scores = grasps.scores.copy()
+    if len(grasps) == 0:
+        return scores
+    # Seeds are spread by farthest-point sampling, so each has few neighbours within the radius: pairs from a
+    # k-d tree, then the angle of those pairs only (an all-pairs test cost ~80 ms for 1024 seeds on 2 cores).
+    pairs = cKDTree(grasps.translations).query_pairs(radius, output_type="ndarray")
+    if len(pairs):
+        r = grasps.rotations
+        i, j = pairs[:, 0], pairs[:, 1]
         # trace(R_iᵀ R_j) = 1 + 2 cos(angle between them); the larger of the two symmetric versions counts.
-        trace = np.maximum(flat[rows] @ flat.T, flat[rows] @ flipped.T)
-        close = ((trace - 1.0) / 2.0 > cos_limit) & (np.linalg.norm(t[rows, None] - t[None], axis=-1) < radius)
-        sums[rows] = close @ scores
-    return sums
+        same = np.einsum("kab,kab->k", r[i], r[j])
+        flipped = np.einsum("kab,kab->k", r[i], r[j] * _FLIP)
+        close = np.maximum(same, flipped) > 1.0 + 2.0 * np.cos(angle)
+        np.add.at(scores, i[close], grasps.scores[j[close]])
+        np.add.at(scores, j[close], grasps.scores[i[close]])
+    return scores
 
 
 def consensus_rescore(grasps: GraspGroup, radius: float = RADIUS, angle: float = ANGLE) -> GraspGroup:
