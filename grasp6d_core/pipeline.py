@@ -6,7 +6,7 @@ to :meth:`GraspPipeline.run`, which applies the same steps with the same :class:
     cloud (its own frame) --to_model--> model frame (the frame the network was trained in: the camera's)
       1. drop non-finite points, points outside ``box`` (cloud frame) and farther than ``max_range`` from the
          model frame's origin (the sensor); the counts go into the result's message
-      2. detector.detect: network, NMS, the ``hand``'s opening / finger reach and its collision check against
+      2. detector.detect: network, ``scoring`` (the network's own score or seed consensus), NMS, the ``hand``'s opening / finger reach and its collision check against
          the whole cloud; asks for top_k x hand_candidates when a filter follows (hand filter, keep filters,
          targets), since those drop many and top_k counts what survives them
       3. hand filter: only grasps the robot's hand can take in ``hand_scene`` (default: the cloud itself)

@@ -44,8 +44,8 @@ def test_detector_consensus_option_reorders_the_same_cloud_and_refuses_an_unknow
     from grasp6d_core.model.detector import GraspDetector
     det = GraspDetector.from_checkpoint()
     points = render_scene(seed=11, num_objects=4, num_points=20000)["points"]
-    network = det.detect(points, top_k=20)
-    consensus = det.detect(points, top_k=20, scoring="consensus")
+    network = det.detect(points, top_k=20, scoring="network")
+    consensus = det.detect(points, top_k=20)    # the default
     assert len(consensus) >= 5 and np.all(np.diff(consensus.scores) <= 0)
     assert np.all((consensus.scores > 0) & (consensus.scores < 1))
     # a consensus score is S / (1 + S) with S at least the grasp's own network score, so none is below it

@@ -121,10 +121,10 @@ def test_refine_and_scoring_flags_reach_the_settings_and_key_their_own_dumps():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     plain, refined, consensus, both = (settings_from(parser.parse_args(["--seed", "5", "--out", "o", *flags]))
-                                       for flags in ([], ["--refine"], ["--scoring", "consensus"],
-                                                     ["--refine", "--scoring", "consensus"]))
+                                       for flags in (["--scoring", "network"], ["--scoring", "network", "--refine"],
+                                                     [], ["--refine"]))
     assert (plain.refine, refined.refine) == (False, True)
-    assert (plain.scoring, consensus.scoring) == ("network", "consensus")
+    assert (plain.scoring, consensus.scoring) == ("network", "consensus")    # consensus is the default
     assert detection_key(refined) == detection_key(plain) + "-refine"
     assert detection_key(consensus) == detection_key(plain) + "-consensus"
     assert detection_key(both) == detection_key(plain) + "-refine-consensus"
