@@ -32,7 +32,7 @@ import numpy as np
 
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS
+from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS
 from grasp6d_core.hand import PRESETS, HandDescription, HandError, full_hand_feasible, load_hand
 from grasp6d_core.segmentation import SegmentationParams, label_grasps, segment_objects
 from grasp6d_core.targets import KeepFilter, TargetConstraints, keep_all
@@ -73,7 +73,7 @@ class PipelineSettings:
     min_score: float = 0.0
     collision: bool = True                 # model-free gripper collision check against the cloud
     refine: bool = False                   # contact-map refinement (checkpoints with a prior)
-    scoring: str = DEFAULT_SCORING         # rank by the network's score, or by seed 'consensus' (model/consensus.py)
+    scoring: str = DEFAULT_SCORING         # rank by the network's score, or by seed 'consensus' (consensus.py)
     nms: tuple[float, float] | None = (0.03, 30.0)   # (m, degrees): suppress grasps this close to a better one
     hand_filter: str = ""                  # a HAND_FILTERS name; "" = none
     hand: HandDescription | str | None = None   # the gripper (preset, YAML path); None = GraspNet's gripper

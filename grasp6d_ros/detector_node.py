@@ -35,7 +35,7 @@ from visualization_msgs.msg import MarkerArray
 from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import hand_feasible
-from grasp6d_core.model.consensus import DEFAULT_SCORING
+from grasp6d_core.consensus import DEFAULT_SCORING
 from grasp6d_core.pipeline import GraspPipeline, PipelineError, PipelineResult, PipelineSettings
 from grasp6d_core.segmentation import SegmentationParams
 from grasp6d_core.targets import ConstraintError, TargetConstraints

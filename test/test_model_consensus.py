@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.model.consensus import RADIUS, consensus_rescore, consensus_sums
+from grasp6d_core.consensus import RADIUS, consensus_rescore, consensus_sums
 from grasp6d_core.rotations import grasp_rotation
 
 DOWN = np.array([0.0, 0.0, 1.0])   # approach along the camera's z

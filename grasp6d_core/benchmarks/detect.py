@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from grasp6d_core.checks import require_at_least
-from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS
+from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS
 
 HELP = "GraspDetector speed: backbone_ms, heads_ms, collision_nms_ms, total_ms, gflop, train_step_ms"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from grasp6d_core.model.consensus import SCORINGS
+from grasp6d_core.consensus import SCORINGS
 from grasp6d_core.pipeline import HAND_FILTERS, PipelineSettings
 
 

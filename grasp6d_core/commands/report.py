@@ -5,7 +5,7 @@ import argparse
 
 from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.data.objects import parse_object_count, parse_object_ids
-from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS
+from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

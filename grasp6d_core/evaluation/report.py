@@ -31,7 +31,7 @@ from grasp6d_core.evaluation.dumps import write_dump
 from grasp6d_core.evaluation.runner import evaluate_dump, image_jobs
 from grasp6d_core.grasp import dump_path
 from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
-from grasp6d_core.model.consensus import DEFAULT_SCORING
+from grasp6d_core.consensus import DEFAULT_SCORING
 from grasp6d_core.model.detector import GraspDetector
 from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 

@@ -17,7 +17,7 @@ from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.hand import HandDescription, load_hand
 from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
-from grasp6d_core.model.consensus import DEFAULT_SCORING, SCORINGS, consensus_rescore
+from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS, consensus_rescore
 from grasp6d_core.model.geometry import grasp_rotation_torch
 from grasp6d_core.normals import estimate_normals
 from grasp6d_core.physics import GripperGeometry
