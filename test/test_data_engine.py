@@ -251,3 +251,41 @@ def test_older_roots_text_sdf_is_renamed_to_what_graspnetapi_opens(tmp_path):
     (old / "textured.sdf").rename(old / "007.sdf")
     ensure_objects(tmp_path, [], progress=False)                    # a synth run on the root migrates it
     assert (old / "textured.sdf").is_file()
+
+
+def test_two_runs_writing_the_same_object_at_once_both_finish(tmp_path, monkeypatch):
+    """Reports of two seeds share one objects folder: two writers of one object must not delete each other's
+    half-written files (they once shared one temporary folder, and the slower run died on a missing sdf.npz)."""
+    import threading
+
+    from grasp6d_core.data import assets
+    from grasp6d_core.data.scenes import load_labels
+    from grasp6d_core.data.objects import object_library
+
+    both_halfway = threading.Barrier(2, timeout=60)
+    real_surface_points = assets.surface_points
+
+    def surface_points_after_the_other_writer_started(*args, **kwargs):
+        both_halfway.wait()        # both have made their temporary folder and written the mesh and SDF
+        return real_surface_points(*args, **kwargs)
+
+    monkeypatch.setattr(assets, "surface_points", surface_points_after_the_other_writer_started)
+    entry = object_library()[4]
+    errors = []
+
+    def write():
+        try:
+            assets.write_object(tmp_path, entry, max_points=16, text_sdf=False)
+        except Exception as exc:   # reported below: an exception in a thread does not fail the test by itself
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write) for _ in range(2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert errors == []
+    assert assets.object_done(tmp_path, entry.oid)
+    assert len(load_labels(tmp_path, entry.oid)["points"]) > 0
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [f"{entry.oid:03d}"]   # no temporary left
+    assert sorted(p.name for p in (tmp_path / "grasp_label").iterdir()) == [f"{entry.oid:03d}_labels.npz"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,9 +42,10 @@ def write_object(root: str | Path, entry: ObjectEntry, max_points: int = 512, te
     t0 = time.perf_counter()
     parts = object_parts(entry)
     final = root / "models" / f"{entry.oid:03d}"
-    tmp = root / "models" / f".{entry.oid:03d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # A folder of its own per call: two runs may share a root (the reports of two seeds link one objects folder)
+    # and write the same object at once.
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.oid:03d}.", suffix=".tmp", dir=root / "models"))
     mesh = combined_mesh(parts)
     mesh.export(tmp / "textured.obj")
     sdf = ObjectSDF.from_parts(parts)
@@ -56,7 +58,10 @@ def write_object(root: str | Path, entry: ObjectEntry, max_points: int = 512, te
                              o3d.geometry.PointCloud(o3d.utility.Vector3dVector(dense.astype(np.float64))))
     (tmp / "parts.json").write_text(json.dumps({"oid": entry.oid, "name": entry.name, "parts": len(parts)}))
     shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    try:
+        tmp.rename(final)
+    except OSError:    # another run put the same object (the same files: seeded by its id) in place meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
     labels = object_labels(parts, sdf, views=views, max_points=max_points, seed=entry.oid)
     label_path(root, entry.oid).parent.mkdir(parents=True, exist_ok=True)
     save_labels(label_path(root, entry.oid), labels)

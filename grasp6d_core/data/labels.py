@@ -26,6 +26,7 @@ touching the contacts themselves is not a collision. Only grasps with two contac
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,7 @@ def object_labels(shape, sdf, views: np.ndarray | None = None, points: np.ndarra
 def save_labels(path: str | Path, labels: dict) -> None:
     """``XXX_labels.npz`` (points float32, offsets/scores float16, collision bool), written atomically."""
     path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{uuid.uuid4().hex[:8]}.tmp.npz")   # its own name: runs may share a root
     np.savez_compressed(tmp, points=labels["points"].astype(np.float32), offsets=labels["offsets"].astype(np.float16),
                         scores=labels["scores"].astype(np.float16), collision=labels["collision"])
     tmp.replace(path)

@@ -20,6 +20,7 @@ geometry unchanged, so datasets made before a set existed stay valid.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -154,9 +155,12 @@ def _id_ranges(ids: list[int]) -> str:
 
 def write_manifest(path: str | Path, library: list[ObjectEntry] | None = None) -> None:
     rows = [asdict(e) for e in (library or object_library())]
-    Path(path).write_text(json.dumps({"objects": rows, "splits": SCENE_SPLITS,
-                                      "train_families": TRAIN_FAMILIES, "novel_families": NOVEL_FAMILIES,
-                                      "extra_families": EXTRA_FAMILIES}, indent=1))
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")   # renamed: another run may be reading it
+    tmp.write_text(json.dumps({"objects": rows, "splits": SCENE_SPLITS,
+                               "train_families": TRAIN_FAMILIES, "novel_families": NOVEL_FAMILIES,
+                               "extra_families": EXTRA_FAMILIES}, indent=1))
+    tmp.replace(path)
 
 
 # ------------------------------------------------------------------------------------------------ geometry
