@@ -17,7 +17,7 @@ from grasp6d_core.grasp import GraspGroup
 
 RADIUS = 0.02                       # m between grasp centres
 ANGLE = float(np.deg2rad(30.0))     # between the grasps' orientations
-SCORINGS = ("network", "consensus")
+SCORINGS = ("network", "consensus", "learned")   # learned: grasp6d_core/rescorer.py
 # What the detector, the pipeline, the CLI, the node and reports use unless told: consensus raised AP on the
 # development seed (novel +3.2, similar +2.6, paired per scene) and on fresh seeds (docs/model.md, item 13).
 DEFAULT_SCORING = "consensus"

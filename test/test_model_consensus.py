@@ -54,7 +54,7 @@ def test_detector_consensus_option_reorders_the_same_cloud_and_refuses_an_unknow
     assert all(c >= own[tuple(np.round(t, 6))] / (1 + own[tuple(np.round(t, 6))]) - 1e-9
                for t, c in zip(consensus.translations, consensus.scores))
     assert not np.allclose(consensus.translations[:5], network.translations[:5])
-    with pytest.raises(ValueError, match=re.escape("scoring must be one of network | consensus, got 'vote'")):
+    with pytest.raises(ValueError, match=re.escape("scoring must be one of network | consensus | learned, got 'vote'")):
         det.detect(points, scoring="vote")
 
 

@@ -34,6 +34,7 @@ from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
 from grasp6d_core.consensus import DEFAULT_SCORING
 from grasp6d_core.model.detector import GraspDetector
 from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
+from grasp6d_core.rescorer import SHIPPED_RESCORER, Rescorer
 
 DEVELOPMENT_SEED = 0          # every design, checkpoint and threshold choice so far was measured on seed 0
 WORKSPACES = ("labels", "none")
@@ -62,11 +63,14 @@ class ReportSettings:
     inputs: tuple[str, ...] = INPUTS       # single: every view on its own; fused: all views of a scene in the TSDF
 
 
-def development_seeds(checkpoint: str | None) -> set[int]:
+def development_seeds(checkpoint: str | None, scoring: str = "network") -> set[int]:
     """Seed 0 and every seed the checkpoint's data recipe used for any split (training, validation and the
-    scenes its figures were tuned on), in every root it read and in the recipe of the weights it started from."""
+    scenes its figures were tuned on), in every root it read and in the recipe of the weights it started from;
+    with learned scoring also the seeds of the scenes the shipped re-scorer was trained on."""
     seeds = {DEVELOPMENT_SEED}
     pending = [read_checkpoint(checkpoint or shipped_checkpoint()).get("data_recipe") or {}]
+    if scoring == "learned":
+        pending.append(Rescorer.load().info)
     while pending:
         recipe = pending.pop()
         for split_settings in (recipe.get("generator") or {}).values():
@@ -86,12 +90,15 @@ def detection_key(settings: ReportSettings) -> str:
     import hashlib
     digest = hashlib.sha256(Path(settings.checkpoint or shipped_checkpoint()).read_bytes()).hexdigest()[:12]
     # network scoring adds nothing to the key, so dumps made before there was a choice stay valid
-    return digest + ("-refine" if settings.refine else "") + ("" if settings.scoring == "network" else f"-{settings.scoring}")
+    key = digest + ("-refine" if settings.refine else "") + ("" if settings.scoring == "network" else f"-{settings.scoring}")
+    if settings.scoring == "learned":   # the re-scorer's weights decide the order as much as the network's
+        key += hashlib.sha256(SHIPPED_RESCORER.read_bytes()).hexdigest()[:8] if SHIPPED_RESCORER.is_file() else ""
+    return key
 
 
 def check_seed(settings: ReportSettings) -> bool:
     """True when ``settings.seed`` is a development seed (allowed only with ``dev``); ValueError otherwise."""
-    dev_seeds = development_seeds(settings.checkpoint)
+    dev_seeds = development_seeds(settings.checkpoint, settings.scoring)
     if settings.seed in dev_seeds and not settings.dev:
         raise ValueError(f"--seed {settings.seed} is a development seed (the checkpoint was trained, validated or "
                          f"tuned on seeds {sorted(dev_seeds)}): its figures flatter the model. Use a fresh seed, or "

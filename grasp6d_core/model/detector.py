@@ -1,9 +1,11 @@
 """GraspDetector: a trained grasp network behind one call, points in -> GraspGroup out (camera frame, best first).
 
 detect(): sample ``num_points`` of the cloud, estimate normals if missing, run the network, decode every seed,
-optionally re-score by seed consensus (:mod:`.consensus`), NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
+optionally re-score by seed consensus (:mod:`grasp6d_core.consensus`), NMS (3 cm / 30°, GraspGroup.nms), then a model-free collision check of the gripper against the scene points
 (:mod:`.collision`: finger boxes + palm + the approach path behind the palm, physics.GripperGeometry; grasps
 with nothing between the fingers are dropped too) in score order until ``top_k`` survive. Optional contact-map refinement.
+``scoring='learned'`` keeps RESCORE_POOL × ``top_k`` collision-free grasps in consensus order and lets the learned
+re-scorer (:mod:`grasp6d_core.rescorer`) order them before the cut to ``top_k``.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from grasp6d_core.physics import GripperGeometry
 # with fewer than 2 scene points (8 mm voxels) between the fingers is "empty".
 COLLISION_GEOMETRY = GripperGeometry(empty_threshold=2, approach_distance=0.05)
 REFINE_TOP = 10         # grasps refined by the contact-map prior
+RESCORE_POOL = 2        # learned scoring: collision-free grasps re-scored per grasp returned
 NMS = (0.03, float(np.deg2rad(30.0)))   # 3 cm / 30°: one grasp per pose neighbourhood
 
 
@@ -37,6 +40,7 @@ class GraspDetector:
         self.num_points = int(cfg["num_points"])
         self.last_timing: dict = {}
         self.last_refinement: dict = {}
+        self.rescorer = None   # scoring='learned': models/rescorer.json unless set (anything with .rescore())
 
     # ------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -150,7 +154,9 @@ class GraspDetector:
                 raise ValueError("refine=True but this checkpoint has no contact-map prior (config "
                                  f"'{self.cfg['name']}'); train one with `grasp6d train --stage prior` or pass refine=False")
             grasps, self.last_refinement = self.prior.refine(grasps, pts, nrm, self.score_poses, top=REFINE_TOP)
-        if scoring == "consensus":
+        network = grasps   # every seed's grasp with the network's score: the learned re-scorer reads them
+        pool = top_k * RESCORE_POOL if scoring == "learned" else top_k
+        if scoring in ("consensus", "learned"):
             grasps = consensus_rescore(grasps)   # before NMS: it needs every seed's grasp, NMS keeps one per cluster
         if nms is not None:
             grasps = grasps.nms(*nms)
@@ -158,7 +164,12 @@ class GraspDetector:
             grasps = grasps[hand.fits(grasps)]   # too wide for the hand: dropped, never clipped
         if collision:
             geometry = COLLISION_GEOMETRY if hand is None else hand.collision_geometry(COLLISION_GEOMETRY.empty_threshold)
-            grasps = collision_free(grasps, pts, top_k, geometry)
+            grasps = collision_free(grasps, pts, pool, geometry)
+        if scoring == "learned":
+            if self.rescorer is None:
+                from grasp6d_core.rescorer import Rescorer
+                self.rescorer = Rescorer.load()
+            grasps = self.rescorer.rescore(grasps.top_k(pool), network, pts, nrm)
         grasps = grasps.top_k(top_k)
         t2 = time.perf_counter()
         self.last_timing.update(prepare_ms=1e3 * (t_prep - t0), collision_nms_ms=1e3 * (t2 - t1),
