@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from grasp6d_core.consensus import ANGLE, RADIUS
+from grasp6d_core.errors import Grasp6dError
 from grasp6d_core.grasp import GraspGroup
 from grasp6d_core.physics import GripperGeometry
 
@@ -32,7 +33,7 @@ _FLIP = np.array([1.0, -1.0, -1.0])   # a half-turn about the approach: the same
 FORMAT = "grasp6d-rescorer-1"
 
 
-class RescorerError(ValueError):
+class RescorerError(Grasp6dError, ValueError):
     """A re-scorer file that cannot be used (missing, malformed, other features)."""
 
 
