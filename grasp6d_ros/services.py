@@ -36,9 +36,10 @@ def call_with_retry(client, request, timeout: float = 10.0, attempt_timeout: flo
                 return answered.result()
         raise TimeoutError(f"service {client.srv_name} did not answer in {timeout} s")
     finally:
+        # Every request this call sent, answered or not: an answered future's own clean-up is a done callback that
+        # the spinning executor runs later, so without this the client may still list it when the call returns.
         for future in pending:
-            if not future.done():
-                client.remove_pending_request(future)
+            client.remove_pending_request(future)
 
 
 def _first_done(futures: list):
