@@ -9,7 +9,7 @@ setup:
 	@bash tools/setup.sh
 
 test: setup
-	@$(RUN) $(VENV)/bin/python -m pytest -q test
+	@$(RUN) $(VENV)/bin/python -m pytest -q --durations=15 test   # the slowest tests, to keep the suite short
 
 # The whole graph on the shipped recording (config/demo/clutter_table.db3), started with
 # `ros2 launch grasp6d_ros grasp_demo.launch.py camera:=playback executor:=sim rviz:=false` where launch is
