@@ -185,6 +185,15 @@ def hold_target(friction: np.ndarray, collision: np.ndarray, empty: np.ndarray,
     return (ok[:, None] & (friction[:, None] <= mus + 1e-9)).mean(1)
 
 
+def hold_friction(targets: np.ndarray, friction_list: tuple[float, ...]) -> np.ndarray:
+    """The inverse of :func:`hold_target`: the smallest threshold μ at which a grasp of each target holds (-1 where
+    it holds at none). A grasp that holds at μ holds at every larger threshold, so one holding at n of them holds
+    at the n largest."""
+    mus = np.asarray(friction_list, float)
+    held = np.rint(np.asarray(targets, float) * len(mus)).astype(int)
+    return np.where(held > 0, mus[np.clip(len(mus) - held, 0, len(mus) - 1)], -1.0)
+
+
 def train_rescorer(features: np.ndarray, targets: np.ndarray, hidden: int = 32, epochs: int = 200,
                    lr: float = 3e-3, weight_decay: float = 1e-4, seed: int = 0, info: dict | None = None) -> Rescorer:
     """Fit a Rescorer to (features, targets in [0, 1]) by binary cross-entropy with soft targets (full batch, Adam)."""

@@ -7,7 +7,7 @@ import pytest
 from grasp6d_core.consensus import RADIUS
 from grasp6d_core.evaluation.ap import FRICTION_LIST
 from grasp6d_core.grasp import GraspGroup
-from grasp6d_core.rescorer import FEATURES, Rescorer, RescorerError, grasp_features, hold_target, train_rescorer
+from grasp6d_core.rescorer import FEATURES, Rescorer, RescorerError, grasp_features, hold_friction, hold_target, train_rescorer
 from grasp6d_core.rotations import grasp_rotation
 
 DOWN = np.array([0.0, 0.0, 1.0])   # approach along the camera's z, away from the sensor
@@ -56,6 +56,9 @@ def test_hold_target_is_the_share_of_friction_thresholds_held():
     collision = np.array([False, False, False, True, False])
     empty = np.zeros(5, bool)
     assert hold_target(friction, collision, empty, FRICTION_LIST) == pytest.approx([1.0, 3 / 6, 1 / 6, 0.0, 0.0])
+    # and back: the smallest threshold each holds at, -1 for none
+    targets = hold_target(friction, collision, empty, FRICTION_LIST)
+    assert hold_friction(targets, FRICTION_LIST).tolist() == [0.2, 0.8, 1.2, -1.0, -1.0]
 
 
 def test_training_learns_to_rank_by_the_informative_feature_and_the_json_round_trips(tmp_path):

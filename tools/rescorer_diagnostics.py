@@ -24,17 +24,16 @@ import numpy as np
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST
 from grasp6d_core.evaluation.ranking import HOLDS_AT, rank_auc
-from grasp6d_core.rescorer import FEATURES, Rescorer, train_rescorer
+from grasp6d_core.rescorer import FEATURES, Rescorer, hold_friction, train_rescorer
 from train_rescorer import pooled_precision
 
 CONSENSUS = FEATURES.index("consensus")
 
 
 def holds(targets: np.ndarray, mu: float = HOLDS_AT) -> np.ndarray:
-    """Grasps that hold at friction ``mu``: a hold target is the share of thresholds held, and a grasp holding at
-    ``mu`` holds at every larger threshold, so it holds at ``mu`` iff it holds at that many thresholds."""
-    needed = sum(m >= mu - 1e-9 for m in FRICTION_LIST) / len(FRICTION_LIST)
-    return np.asarray(targets, float) >= needed - 1e-9
+    """Grasps whose hold target says they hold at friction ``mu``."""
+    friction = hold_friction(targets, FRICTION_LIST)
+    return (friction > 0) & (friction <= mu + 1e-9)
 
 
 def feature_aucs(rows: dict) -> dict[str, float]:

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from grasp6d_core.evaluation.ap import FRICTION_LIST, evaluate_image, precision_at_k
-from grasp6d_core.rescorer import Rescorer, grasp_features, hold_target, train_rescorer
+from grasp6d_core.rescorer import Rescorer, grasp_features, hold_friction, hold_target, train_rescorer
 from grasp6d_core.splits import parse_range
 
 FUSED = -1   # the image id recorded for a scene's fused input
@@ -98,10 +98,7 @@ def pooled_precision(scores: np.ndarray, targets: np.ndarray, tags: np.ndarray) 
     for key in np.unique(tags, axis=0):
         sel = np.flatnonzero((tags == key).all(1))
         order = sel[np.argsort(-scores[sel], kind="stable")]
-        holds_at = targets[order] * len(FRICTION_LIST)   # thresholds held, counted from the largest μ down
-        mus = np.asarray(FRICTION_LIST)
-        # a grasp holding at n of the thresholds holds at the n largest: give it the smallest of those μ
-        friction = np.where(holds_at > 0, mus[np.clip(len(mus) - np.rint(holds_at).astype(int), 0, len(mus) - 1)], -1)
+        friction = hold_friction(targets[order], FRICTION_LIST)
         none = np.zeros(len(order), bool)
         values.append(precision_at_k(friction, none, none).mean())
     return 100.0 * float(np.mean(values))
