@@ -228,3 +228,33 @@ def test_cylinder_neighbours_do_not_depend_on_point_order(scene):
     b_idx, b_ok = cylinder_neighbours(pts[perm], seeds, radius=0.02, samples=16, reach=0.04)
     assert a_ok.sum() > 0.5 * a_ok.size and np.array_equal(a_ok, b_ok)
     assert np.array_equal(np.where(a_ok[..., None], pts[a_idx], 0), np.where(b_ok[..., None], pts[perm][b_idx], 0))
+
+
+def test_grouping_in_eval_mode_folds_its_batchnorms_into_the_point_mlp_without_changing_the_output(scene, monkeypatch):
+    """Inference folds bn1 / bn2 into the point MLP's weights (two fewer passes over every sample); with
+    non-trivial running statistics the output matches the unfolded layers, and training mode never folds."""
+    from grasp6d_core.model.grouping import CylinderGrouping
+    from grasp6d_core.model.geometry import grasp_rotation_torch
+    torch.manual_seed(0)
+    grouping = CylinderGrouping(8, [0.02, 0.04], 16, -0.02, [0.01, 0.02, 0.03, 0.04], 12)
+    for bn in (grouping.bn1, grouping.bn2):
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.2, 3.0)
+        bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.uniform_(-0.3, 0.3)
+    pts = torch.as_tensor(scene["points"], dtype=torch.float32)[None]
+    feats = torch.randn(1, pts.shape[1], 8)
+    seeds = pts[:, ::150]
+    approach = torch.nn.functional.normalize(torch.randn_like(seeds), dim=-1)
+    rot = grasp_rotation_torch(approach, torch.zeros_like(approach[..., 0]))
+    args = (pts, feats, seeds, rot, torch.randn(1, seeds.shape[1], 8))
+    grouping.eval()
+    with torch.no_grad():
+        folded = grouping(*args)
+        monkeypatch.setattr(grouping, "_inference_layers", lambda: None)
+        unfolded = grouping(*args)
+    assert folded.abs().max() > 0.1
+    torch.testing.assert_close(folded, unfolded, rtol=1e-5, atol=1e-5)
+    grouping.train()
+    calls = []
+    monkeypatch.setattr(grouping, "_inference_layers", lambda: calls.append(1))
+    grouping(*args)
+    assert calls == []

@@ -83,12 +83,27 @@ class CylinderGrouping(nn.Module):
         self.fuse = nn.Linear(hidden * len(radii), channels)
         self.gate = nn.Linear(2 * channels, channels)
 
+    def _inference_layers(self) -> dict[str, tuple[torch.Tensor, ...] | torch.Tensor]:
+        """The point MLP's weights with both BatchNorms folded in (eval mode: a BatchNorm is then a fixed
+        per-channel scale and shift), so inference skips two full (B, M, K, H) passes per radius. The same
+        function as the unfolded layers up to float rounding; computed per call (a few 64 x 64 products), so
+        it can never be stale after the weights change."""
+        def scale_shift(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            return scale, bn.bias - bn.running_mean * scale
+        s1, t1 = scale_shift(self.bn1)
+        s2, t2 = scale_shift(self.bn2)
+        return {"point": self.point_proj.weight * s1[:, None],
+                "xyz": (self.xyz_proj.weight * s1[:, None], self.xyz_proj.bias * s1 + t1),
+                "fc2": (self.fc2.weight * s2[:, None], t2)}
+
     def forward(self, points: torch.Tensor, features: torch.Tensor, seed_xyz: torch.Tensor,
                 seed_rot: torch.Tensor, seed_feat: torch.Tensor) -> torch.Tensor:
         b, m, _ = seed_xyz.shape
         d = len(self.depths)
         hmax = float(self.depths.max())
-        proj = self.point_proj(features)  # (B, N, H)
+        layers = self._inference_layers() if not self.training else None
+        proj = self.point_proj(features) if layers is None else nn.functional.linear(features, layers["point"])  # (B, N, H)
         pts_np, seeds_np = points.detach().cpu().numpy(), seed_xyz.detach().cpu().numpy()
         pooled = []
         for r in self.radii:
@@ -100,9 +115,14 @@ class CylinderGrouping(nn.Module):
             nb_xyz = points.reshape(-1, 3).index_select(0, flat).view(b, m, self.samples, 3)
             local = torch.einsum("bmkj,bmji->bmki", nb_xyz - seed_xyz[:, :, None], seed_rot)  # R^T (p - s)
             inside = ok & (local[..., 1:].norm(dim=-1) <= r) & (local[..., 0] >= self.hmin) & (local[..., 0] <= hmax)
-            h = proj.reshape(-1, proj.shape[-1]).index_select(0, flat).view(b, m, self.samples, -1) + self.xyz_proj(local / r)
-            h = torch.relu(self.bn1(h.reshape(-1, h.shape[-1]))).view_as(h)
-            h = torch.relu(self.bn2(self.fc2(h).reshape(-1, h.shape[-1]))).view_as(h)  # (B, M, K, H) >= 0
+            h = proj.reshape(-1, proj.shape[-1]).index_select(0, flat).view(b, m, self.samples, -1)
+            if layers is None:
+                h = h + self.xyz_proj(local / r)
+                h = torch.relu(self.bn1(h.reshape(-1, h.shape[-1]))).view_as(h)
+                h = torch.relu(self.bn2(self.fc2(h).reshape(-1, h.shape[-1]))).view_as(h)  # (B, M, K, H) >= 0
+            else:
+                h = torch.relu_(h + nn.functional.linear(local / r, *layers["xyz"]))
+                h = torch.relu_(nn.functional.linear(h, *layers["fc2"]))
             pooled.append(depth_pool(h, inside, local[..., 0], self.depths))    # (B, M, D, H)
         fused = self.fuse(torch.cat(pooled, dim=-1))                         # (B, M, D, C)
         seed = seed_feat[:, :, None].expand(-1, -1, d, -1)
