@@ -144,6 +144,24 @@ def test_loader_reads_it_back(root, mode):
     assert batch[0]["points"].shape == (4000, 3)
 
 
+def test_fused_repeats_add_each_scenes_fused_clouds_beside_its_images(root, tmp_path):
+    """fused_repeats=2: the scene's 4 images plus 2 fused samples (TSDF of all views), each its own point draw,
+    labelled like the fused mode's sample, cached like an image and read back identical from the cache."""
+    from grasp6d_core.data.loader import FUSED_ANN, GraspNetDataset
+    ds = GraspNetDataset(root, "realsense", "train", num_points=4000, fused_repeats=2, cache=tmp_path / "cache")
+    assert len(ds) == 6 and ds.items[4:] == [(0, FUSED_ANN), (0, FUSED_ANN + 1)]
+    first, second = ds.light_item(4), ds.light_item(5)
+    assert "objects" not in first and first["points"].shape == (4000, 3) and first["ann"] == FUSED_ANN
+    assert not np.allclose(first["points"], second["points"])            # two draws of the same surface
+    reference = GraspNetDataset(root, "realsense", "train", mode="fused", num_points=4000)[0]
+    assert np.array_equal(first["points"], reference["points"])           # draw 0 is the fused mode's sample
+    assert _surface_error(ds.attach_objects(first), root) < 0.003        # labels and poses match the points
+    assert np.array_equal(ds.light_item(4)["points"], first["points"])    # read back from the cache
+    assert len(list((tmp_path / "cache").rglob(f"scene_0000_{FUSED_ANN + 1}.npz"))) == 1
+    with pytest.raises(ValueError, match="fused_repeats"):
+        GraspNetDataset(root, "realsense", "train", mode="fused", fused_repeats=1)
+
+
 def _label_gap(sample) -> float:
     """Median distance from an object's cloud points to its nearest label grasp point (camera frame)."""
     from scipy.spatial import cKDTree

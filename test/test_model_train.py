@@ -300,6 +300,24 @@ def _docs_python_block(after_heading: str) -> str:
     return re.search(r"```python\n(.*?)```", text[text.index(after_heading):], re.S).group(1)
 
 
+def test_fused_repeats_train_on_the_fused_clouds_beside_the_images(tiny_root, tiny_config, tmp_path, monkeypatch):
+    """--fused-repeats 2 on 1 scene of 4 views: 6 items, one step of 6 clouds trains on both fused draws (each
+    fused once, then read from the cache), and the checkpoint records the setting."""
+    from grasp6d_core.data.loader import FUSED_ANN, GraspNetDataset
+    fused_draws = []
+    original = GraspNetDataset._fused
+    monkeypatch.setattr(GraspNetDataset, "_fused", lambda self, scene, draw: fused_draws.append(draw) or original(self, scene, draw))
+    out = tmp_path / "fused"
+    assert main(["train", "--data", str(tiny_root), "--out", str(out), "--config", str(tiny_config), "--train-scenes", "0",
+                 "--val-scenes", "", "--workers", "0", "--threads", "1", "--steps", "2", "--batch-size", "6",
+                 "--fused-repeats", "2", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert sorted(fused_draws) == [0, 1]      # two epochs of one step: the second read both from the cache
+    assert len(list((tmp_path / "cache").rglob(f"scene_0000_{FUSED_ANN}.npz"))) == 1
+    final = torch.load(out / "final.pt", weights_only=True)
+    assert final["step"] == 2 and final["extra"]["fused_repeats"] == 2
+    assert all(np.isfinite(r["loss"]) for r in _rows(out, "train"))
+
+
 def test_docs_train_from_python_example_runs(tiny_root, tiny_config, tmp_path):
     """docs/model.md's library example, as printed, on the tiny root: two steps, then a resumed third."""
     out = tmp_path / "runs" / "tiny"
@@ -321,6 +339,7 @@ def test_train_flags_map_onto_train_config_with_the_same_defaults():
     assert parse() == TrainConfig(data="d", out="o")
     assert parse("--no-cache", "--no-augment", "--batch-size", "4", "--epochs", "2.5") == TrainConfig(
         data="d", out="o", cache=False, augment=False, batch_size=4, epochs=2.5)
+    assert parse("--fused-repeats", "2") == TrainConfig(data="d", out="o", fused_repeats=2)
     assert parse("--cache-dir", "c").cache_folder(Path("d")) == Path("c")
     assert parse().cache_folder(Path("d")) == Path("d/.grasp6d_cache")
 
@@ -351,6 +370,7 @@ def test_default_threads_are_the_cores_split_over_the_training_processes(monkeyp
     ({"out": ""}, "out: a folder is required"),
     ({"data": ["d", "e", "d"]}, "data: a root is given twice"),
     ({"init": "w.pt", "resume": True}, "init and resume exclude each other"),
+    ({"fused_repeats": -1}, "fused_repeats must be an integer >= 0"),
 ])
 def test_train_config_refuses_a_bad_value_naming_the_field(change, words):
     from grasp6d_core.errors import ConfigError, Grasp6dError

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="preprocessing cache folder (default DATA/.grasp6d_cache; filled on first use)")
     parser.add_argument("--no-cache", action="store_true", help="preprocess every image from its PNGs each time")
     parser.add_argument("--no-augment", action="store_true", help="train without the loader's augmentation")
+    parser.add_argument("--fused-repeats", type=int, default=TrainConfig.fused_repeats, metavar="N",
+                        help="each training scene also gives N samples of all its views fused in the TSDF (the "
+                             "robot's input), each its own point draw; 0 = single views only")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="Adam learning rate (also set on --resume)")
     parser.add_argument("--num-points", type=int, default=None, help="points per cloud (default: the config's)")
     parser.add_argument("--device", default=TrainConfig.device, choices=DEVICES)
@@ -54,7 +57,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         data=args.data, out=args.out, config=args.config, camera=args.camera, train_scenes=args.train_scenes,
         val_scenes=args.val_scenes, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         micro_batch=args.micro_batch, workers=args.workers, prefetch=args.prefetch, cache_dir=args.cache_dir,
-        cache=not args.no_cache, augment=not args.no_augment, lr=args.lr, num_points=args.num_points,
+        cache=not args.no_cache, augment=not args.no_augment, fused_repeats=args.fused_repeats, lr=args.lr, num_points=args.num_points,
         device=args.device, threads=args.threads, seed=args.seed, val_every=args.val_every,
         val_images=args.val_images, ckpt_every=args.ckpt_every, resume=args.resume, init=args.init, prior_images=args.prior_images,
         max_minutes=args.max_minutes)

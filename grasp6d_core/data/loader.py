@@ -10,6 +10,10 @@ training, the prior stage, the benchmarks and the tests read.
   :func:`grasp6d_core.data.fusion.fuse_views` (the robot's TSDFVolume, table frame), its surface sampled to
   ``num_points`` points with TSDF normals, expressed in camera 0's frame (the evaluator's fused protocol dumps
   ann 0); points take the object whose model points (``nontextured.ply``) lie within ``FUSED_SEG_RADIUS``.
+- ``fused_repeats=N`` (single mode): every scene adds N fused samples to its images, each with its own point
+  draw, so training sees the TSDF cloud the robot feeds beside the single views (the paper's network input
+  is a cloud sampled from the reconstructed TSDF). They are items like the images (ids ``FUSED_ANN + r``),
+  cached and augmented the same way.
 - ``augment=True`` (see :func:`augment_sample`): a rotation about the table normal through the objects' centre
   (±``AUGMENT_ROTATION_DEG``), applied to points, normals and poses, and point dropout (up to
   ``AUGMENT_DROPOUT`` of the points, refilled by repeats so every cloud keeps ``num_points``). Labels stay in
@@ -44,6 +48,7 @@ from grasp6d_core.splits import SCENE_SPLITS, TEST_SCENES
 
 SPLITS = {**SCENE_SPLITS, "test": TEST_SCENES}
 FUSED_SEG_RADIUS = 0.008
+FUSED_ANN = 10000           # item ids from here on are fused samples (no camera has 10000 images)
 WORKSPACE_MARGIN = 0.05
 AUGMENT_ROTATION_DEG = 30.0
 AUGMENT_DROPOUT = 0.2
@@ -131,9 +136,11 @@ class GraspNetDataset:
 
     def __init__(self, root: str | Path, camera: str = "realsense", split: str = "train", mode: str = "single",
                  augment: bool = False, num_points: int = 20000, scenes=None, anns=None, seed: int = 0,
-                 voxel_size: float = 0.005, cache: str | Path | None = None):
+                 voxel_size: float = 0.005, cache: str | Path | None = None, fused_repeats: int = 0):
         if mode not in ("single", "fused"):
             raise ValueError(f"mode must be 'single' or 'fused', got {mode!r}")
+        if int(fused_repeats) < 0 or (fused_repeats and mode != "single"):
+            raise ValueError(f"fused_repeats must be >= 0 and needs mode 'single', got {fused_repeats} ({mode})")
         if scenes is None and split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: choose from {sorted(SPLITS)}")
         self.root, self.camera, self.mode, self.augment = Path(root), camera, mode, augment
@@ -152,6 +159,7 @@ class GraspNetDataset:
                            if anns is None or a in anns]
         if not self.items:
             raise ValueError(f"no images for scenes {present} / camera {camera} under {self.root}")
+        self.items += [(s, FUSED_ANN + r) for s in present for r in range(int(fused_repeats))]
         self.cache = None
         if cache is not None and mode == "single":
             from grasp6d_core.data.cache import SampleCache
@@ -247,21 +255,26 @@ class GraspNetDataset:
     def __getitem__(self, i: int) -> dict:
         if self.mode == "fused":
             scene = self.scenes[i]
-            sample = self._guarded(lambda: self._fused(scene), lambda: self._fused_files(scene))
+            sample = self._guarded(lambda: self._fused(scene, 0), lambda: self._fused_files(scene))
             if self.augment:
                 sample = augment_sample(sample, self._rng(1, scene, 0, self.epoch))
             return self.attach_objects(sample)
         sample = self.attach_objects(self.light_item(i))
-        sample["mode"] = "single"
+        sample["mode"] = "fused" if self.items[i][1] >= FUSED_ANN else "single"
         return sample
 
     def light_item(self, i: int) -> dict:
         """Sample ``i`` (single mode) without the object labels: the per-image arrays, ``object_ids`` and
-        ``poses`` — cached when a cache is set, augmented when ``augment``."""
+        ``poses`` — cached when a cache is set, augmented when ``augment``. Items from ``FUSED_ANN`` on are the
+        scene's fused samples."""
         scene, ann = self.items[i]
         sample = self.cache.load(scene, ann) if self.cache is not None else None
         if sample is None:
-            sample = self._guarded(lambda: self.preprocess(scene, ann), lambda: self.image_files(scene, ann))
+            if ann >= FUSED_ANN:
+                sample = self._guarded(lambda: self._fused(scene, ann - FUSED_ANN), lambda: self._fused_files(scene))
+                sample["ann"] = ann   # the item's id (the cache file's name), not the reference camera
+            else:
+                sample = self._guarded(lambda: self.preprocess(scene, ann), lambda: self.image_files(scene, ann))
             if self.cache is not None:
                 self.cache.save(scene, ann, sample)
         if self.augment:
@@ -328,13 +341,19 @@ class GraspNetDataset:
         files += [self.root / "models" / f"{int(o):03d}" / "nontextured.ply" for o in ids]
         return files + self.image_files(scene, 0)
 
-    def _fused(self, scene: int) -> dict:
+    def _fused(self, scene: int, draw: int) -> dict:
+        """Every view of ``scene`` fused, ``num_points`` surface points (the ``draw``-th sample of them) labelled
+        like a single view's; without the object labels (``attach_objects`` adds them)."""
         from scipy.spatial import cKDTree
         cdir = self.root / "scenes" / f"scene_{scene:04d}" / self.camera
         anns = sorted(int(p.stem) for p in (cdir / "depth").glob("*.png"))
-        fused = fuse_views(cdir, anns, self.num_points, seed=int(self._rng(0, scene, 0).integers(1 << 31)),
-                           voxel_size=self.voxel_size, reference=anns[0])
+        rng = self._rng(0, scene, draw)
+        fused = fuse_views(cdir, anns, self.num_points, seed=int(rng.integers(1 << 31)), voxel_size=self.voxel_size,
+                           reference=anns[0])
         points, normals = fused.points, fused.normals
+        if len(points) < self.num_points:   # a small surface: repeats fill it up, so every sample has num_points
+            pick = np.concatenate([np.arange(len(points)), rng.choice(len(points), self.num_points - len(points))])
+            points, normals = points[pick], normals[pick]
         ids, poses = load_meta(self.root, scene, self.camera, anns[0])
         order = [int(v) for v in (self.root / "scenes" / f"scene_{scene:04d}" / "object_id_list.txt").read_text().split()]
         objects = [self.object_labels(scene, int(o), order) for o in ids]
@@ -356,6 +375,6 @@ class GraspNetDataset:
             lo, hi = graspness[on].min(), graspness[on].max()
             graspness[on] = (graspness[on] - lo) / max(hi - lo, 1e-9)
         return {"points": points, "normals": normals, "point_obj": point_obj, "objectness": on.astype(np.int64),
-                "graspness": graspness, "objects": objects, "poses": poses, "scene": scene, "ann": anns[0],
+                "graspness": graspness, "poses": poses, "scene": scene, "ann": anns[0],
                 "mode": "fused", "views_fused": len(anns), "object_ids": np.asarray(ids, np.int64),
                 "table_normal": self.table_normal(scene, anns[0])}

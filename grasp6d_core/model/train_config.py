@@ -69,6 +69,7 @@ class TrainConfig:
     cache_dir: str | Path | None = None              # None = DATA/.grasp6d_cache
     cache: bool = True                               # False: preprocess every image from its PNGs each time
     augment: bool = True                             # the loader's augmentation (rotation, point dropout)
+    fused_repeats: int = 0                           # fused (TSDF of all views) samples each training scene adds
     lr: float = 1e-3                                 # Adam learning rate (also set on resume)
     num_points: int | None = None                    # points per cloud; None = the model config's
     device: str = "cpu"                              # cpu | cuda
@@ -112,7 +113,7 @@ class TrainConfig:
             raise ConfigError(f"max_minutes must be > 0 (or None), got {self.max_minutes}")
         require_at_least(self, {"steps": 1, "batch_size": 1, "micro_batch": 1, "num_points": 1, "workers": 0,
                                 "prefetch": 1, "threads": 1, "val_every": 1, "val_images": 1, "ckpt_every": 1,
-                                "prior_images": 1})
+                                "prior_images": 1, "fused_repeats": 0})
         self.train_ids()   # a malformed selection fails here, before any work
         self.val_ids()
 

@@ -145,7 +145,7 @@ def _train(settings: TrainConfig, dist) -> None:
         raise ValueError(f"micro_batch {micro} must divide the per-process batch {local}")
     num_points = settings.num_points or int(cfg["num_points"])
     train_set = training_set(settings, settings.train_scenes, settings.seed, dist.log, num_points=num_points,
-                             augment=settings.augment)
+                             augment=settings.augment, fused_repeats=settings.fused_repeats)
     val_set = training_set(settings, settings.val_scenes, settings.seed + 1, lambda _: None, num_points=num_points) \
         if any(existing_scenes(r, settings.val_ids(), settings.camera) for r in settings.roots()) else None
     if len(train_set) < batch:
@@ -214,7 +214,7 @@ def _train(settings: TrainConfig, dist) -> None:
         save_checkpoint(out / name, net, cfg, step, recipe, optimizer if name == "last.pt" else None,
                         {"wall_seconds": wall_before + time.time() - t0, "lr": settings.lr, "batch_size": batch,
                          "seed": settings.seed, "num_points": num_points, "world_size": dist.world,
-                         "augment": settings.augment})
+                         "augment": settings.augment, "fused_repeats": settings.fused_repeats})
 
     def epoch_batches(epoch: int, skip_steps: int):
         sampler = make_sampler(train_set, dist.rank, dist.world, settings.seed, skip_steps * local)
