@@ -47,7 +47,7 @@ from grasp6d_ros.spin import spin_until_shutdown
 from grasp6d_ros.targets import cloud_points, needs_camera_transform, request_targets
 
 DEFAULTS: dict[str, Any] = {
-    "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False, "scoring": DEFAULT_SCORING,
+    "detector": "model", "table_height": 0.0, "checkpoint": "", "device": "cpu", "precision": "auto", "top_k": 50, "min_score": 0.0, "collision_check": True, "refine": False, "scoring": DEFAULT_SCORING,
     "hand_filter": "", "hand_candidates": 20, "max_range": 2.0, "hand": "",
     "segment_objects": True, "segmentation_voxel_size": 0.004, "segmentation_plane_distance": 0.006,
     "segmentation_plane_min_fraction": 0.15, "segmentation_cluster_distance": 0.012,
@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
 # The model is built from these at configure. They are read-only after start (set them with -p at launch): a
 # later change would otherwise be ignored without a word, and a remote peer could swap the checkpoint of a
 # running node. A set_parameters call on them is refused with a reason naming the parameter.
-FIXED_AT_START = ("detector", "checkpoint", "device")
+FIXED_AT_START = ("detector", "checkpoint", "device", "precision")
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # How an answer to a request without a cloud starts before any surface arrived: a client may ask again later.
 NO_CLOUD_YET = "no cloud yet"
@@ -73,8 +73,9 @@ class DetectionError(Grasp6dError, RuntimeError):
     """A request that cannot be answered with grasps; the text is returned as the service message."""
 
 
-def load_detector(checkpoint: str, device: str):
-    """The learned GraspDetector (imported here so the node starts even when the model cannot load)."""
+def load_detector(checkpoint: str, device: str, precision: str = "auto"):
+    """The learned GraspDetector (imported here so the node starts even when the model cannot load);
+    ``precision``: the heads' arithmetic (auto | float32 | bfloat16)."""
     try:
         from grasp6d_core.model.detector import GraspDetector
     except ImportError as error:
@@ -82,7 +83,7 @@ def load_detector(checkpoint: str, device: str):
     from grasp6d_core.model.checkpoint import shipped_checkpoint
     path = checkpoint or str(shipped_checkpoint())
     try:
-        return GraspDetector.from_checkpoint(path, device=device)
+        return GraspDetector.from_checkpoint(path, device=device, precision=precision)
     except Exception as error:
         raise DetectionError(f"model error: cannot load checkpoint '{path}' on {device}: "
                              f"{type(error).__name__}: {error}") from error
@@ -112,7 +113,7 @@ class AntipodalDetector:
 
 
 class DetectorNode(ManagedNode):
-    def __init__(self, detector_loader: Callable[[str, str], Any] = load_detector, **node_kwargs):
+    def __init__(self, detector_loader: Callable[[str, str, str], Any] = load_detector, **node_kwargs):
         super().__init__("detector_node", **node_kwargs)
         for name, value in DEFAULTS.items():
             fixed = name in FIXED_AT_START
@@ -245,11 +246,12 @@ class DetectorNode(ManagedNode):
         if kind != "model":
             raise DetectionError(f"parameter detector='{kind}' is not one of model|antipodal")
         start = time.monotonic()
-        detector = self._loader(str(self.param("checkpoint")), str(self.param("device")))
+        detector = self._loader(str(self.param("checkpoint")), str(self.param("device")), str(self.param("precision")))
         info = getattr(detector, "info", {}) or {}
         self.get_logger().info(f"model loaded in {time.monotonic() - start:.1f} s: checkpoint "
                                f"{info.get('path', self.param('checkpoint'))} (config {info.get('config', '?')}, "
-                               f"step {info.get('step', '?')}) on {self.param('device')}")
+                               f"step {info.get('step', '?')}) on {self.param('device')}, heads in "
+                               f"{getattr(detector, 'precision', 'float32')}")
         return detector
 
     def _detect(self, request) -> tuple[PipelineResult, str, Any]:

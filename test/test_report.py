@@ -112,22 +112,26 @@ def test_report_help_lists_its_flags(capsys):
     assert "report" in out and "--dev" in out and "--workspace" in out
 
 
-def test_refine_and_scoring_flags_reach_the_settings_and_key_their_own_dumps():
-    """--refine and --scoring are carried to the pipeline's settings and give their dumps folders of their own;
-    network scoring keeps the key it had before there was a choice (its earlier dumps stay valid)."""
+def test_refine_scoring_and_precision_flags_reach_the_settings_and_key_their_own_dumps():
+    """--refine, --scoring and --precision are carried to the settings and give their dumps folders of their own;
+    network scoring and float32 heads keep the key they had before there was a choice (earlier dumps stay valid)."""
     import argparse
     from grasp6d_core.commands.report import add_arguments, settings_from
     from grasp6d_core.evaluation.report import detection_key
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    plain, refined, consensus, both = (settings_from(parser.parse_args(["--seed", "5", "--out", "o", *flags]))
-                                       for flags in (["--scoring", "network"], ["--scoring", "network", "--refine"],
-                                                     [], ["--refine"]))
+    plain, refined, consensus, both, bf16 = (
+        settings_from(parser.parse_args(["--seed", "5", "--out", "o", "--precision", "float32", *flags]))
+        for flags in (["--scoring", "network"], ["--scoring", "network", "--refine"], [], ["--refine"],
+                      ["--scoring", "network", "--precision", "bfloat16"]))
+    assert (plain.precision, bf16.precision) == ("float32", "bfloat16")
+    assert detection_key(bf16) == detection_key(plain) + "-bf16"
     assert (plain.refine, refined.refine) == (False, True)
     assert (plain.scoring, consensus.scoring) == ("network", "consensus")    # consensus is the default
     assert detection_key(refined) == detection_key(plain) + "-refine"
     assert detection_key(consensus) == detection_key(plain) + "-consensus"
     assert detection_key(both) == detection_key(plain) + "-refine-consensus"
     assert len(detection_key(plain)) == 12    # the checkpoint digest alone
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--seed", "5", "--out", "o", "--scoring", "vote"])
+    for bad in (["--scoring", "vote"], ["--precision", "float16"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--seed", "5", "--out", "o", *bad])

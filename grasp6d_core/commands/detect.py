@@ -8,6 +8,7 @@ from pathlib import Path
 from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.commands._pipeline_flags import add_pipeline_arguments, settings_from_args
 from grasp6d_core.evaluation.detect_dumps import write_dumps, write_fused_dumps
+from grasp6d_core.model.precision import PRECISION_HELP, PRECISIONS
 from grasp6d_core.pipeline import GraspPipeline, parse_workspace_box
 from grasp6d_core.splits import parse_range
 
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cloud; one dump per scene, 0000.npy in camera 0's frame (grasp6d eval --protocol fused)")
     parser.add_argument("--max-depth", type=float, default=1.5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help=PRECISION_HELP)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-png", action="store_true")
 
@@ -64,7 +67,7 @@ def _run(args: argparse.Namespace) -> None:
                          "TSDF's workspace: give --workspace none or a box in camera 0's frame")
     fixed_box = None if args.workspace in ("labels", "none") else parse_workspace_box(args.workspace)
     settings = settings_from_args(args, box=fixed_box)
-    pipeline = GraspPipeline(GraspDetector.from_checkpoint(args.checkpoint, args.device), settings)
+    pipeline = GraspPipeline(GraspDetector.from_checkpoint(args.checkpoint, args.device, args.precision), settings)
     views = parse_range(args.views)
     per_scene = []
     for folder in scene_folders(args.input, args.scenes):

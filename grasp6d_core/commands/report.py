@@ -6,6 +6,7 @@ import argparse
 from grasp6d_core.commands._paths import output_dir
 from grasp6d_core.data.objects import parse_object_count, parse_object_ids
 from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS
+from grasp6d_core.model.precision import PRECISION_HELP, PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="contact-map refinement of the detections (a checkpoint with a contact prior)")
     parser.add_argument("--scoring", default=DEFAULT_SCORING, choices=SCORINGS,
                         help="rank the grasps by the network's score or by how many seeds agree on them")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help=PRECISION_HELP)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", required=True, help="report folder (scenes, dumps, report_seed_S.json/.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -57,7 +60,8 @@ def settings_from(args: argparse.Namespace):
     return ReportSettings(seed=args.seed, splits=splits, checkpoint=args.checkpoint, scenes=args.scenes,
                           views=args.views, camera=args.camera, workspaces=workspaces, oracle=not args.no_oracle,
                           dev=args.dev, objects=(lo, hi), object_ids=pool, label_points=args.label_points,
-                          threads=args.threads, refine=args.refine, scoring=args.scoring, inputs=inputs)
+                          threads=args.threads, refine=args.refine, scoring=args.scoring, inputs=inputs,
+                          precision=args.precision)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from grasp6d_core.grasp import dump_path
 from grasp6d_core.model.checkpoint import read_checkpoint, shipped_checkpoint
 from grasp6d_core.consensus import DEFAULT_SCORING
 from grasp6d_core.model.detector import GraspDetector
+from grasp6d_core.model.precision import resolve_precision
 from grasp6d_core.pipeline import GraspPipeline, PipelineSettings
 from grasp6d_core.rescorer import SHIPPED_RESCORER, Rescorer
 
@@ -61,6 +62,7 @@ class ReportSettings:
     refine: bool = False                   # contact-map refinement of the detections (checkpoints with a prior)
     scoring: str = DEFAULT_SCORING         # how grasps are ranked: the network's score or seed consensus
     inputs: tuple[str, ...] = INPUTS       # single: every view on its own; fused: all views of a scene in the TSDF
+    precision: str = "auto"                # the heads' arithmetic (grasp6d_core.model.precision)
 
 
 def development_seeds(checkpoint: str | None, scoring: str = "network") -> set[int]:
@@ -91,6 +93,8 @@ def detection_key(settings: ReportSettings) -> str:
     digest = hashlib.sha256(Path(settings.checkpoint or shipped_checkpoint()).read_bytes()).hexdigest()[:12]
     # network scoring adds nothing to the key, so dumps made before there was a choice stay valid
     key = digest + ("-refine" if settings.refine else "") + ("" if settings.scoring == "network" else f"-{settings.scoring}")
+    if resolve_precision(settings.precision, "cpu") == "bfloat16":   # float32 adds nothing: older dumps stay valid
+        key += "-bf16"
     if settings.scoring == "learned":   # the re-scorer's weights decide the order as much as the network's
         key += hashlib.sha256(SHIPPED_RESCORER.read_bytes()).hexdigest()[:8] if SHIPPED_RESCORER.is_file() else ""
     return key
@@ -207,7 +211,7 @@ def run_report(out: str | Path, settings: ReportSettings, progress: bool = True)
     development = check_seed(settings)
     torch.set_num_threads(max(1, settings.threads))
     root = seed_root(out, settings.seed)
-    detector = GraspDetector.from_checkpoint(settings.checkpoint)
+    detector = GraspDetector.from_checkpoint(settings.checkpoint, precision=settings.precision)
     key = detection_key(settings)
     results = {split: report_split(split, root, detector, key, settings, progress) for split in settings.splits}
     report = {"seed": settings.seed, "development": development,

@@ -21,6 +21,7 @@ from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS, consensus_rescore
 from grasp6d_core.model.geometry import grasp_rotation_torch
+from grasp6d_core.model.precision import resolve_precision
 from grasp6d_core.normals import estimate_normals
 from grasp6d_core.physics import GripperGeometry
 
@@ -33,8 +34,13 @@ NMS = (0.03, float(np.deg2rad(30.0)))   # 3 cm / 30°: one grasp per pose neighb
 
 
 class GraspDetector:
-    def __init__(self, model, cfg: dict, device: str = "cpu", info: dict | None = None, prior=None):
+    def __init__(self, model, cfg: dict, device: str = "cpu", info: dict | None = None, prior=None,
+                 precision: str = "auto"):
         self.model, self.cfg, self.device = model.eval(), cfg, device
+        # The heads' arithmetic (the backbone stays float32: spconv has no bfloat16 kernels on the CPU).
+        # bfloat16 gave the same AP on the development scenes and faster heads where the CPU has AMX
+        # (docs/model.md, "Speed").
+        self.precision = resolve_precision(precision, device)
         self.info = info or {}
         self.prior = prior
         self.num_points = int(cfg["num_points"])
@@ -44,13 +50,16 @@ class GraspDetector:
 
     # ------------------------------------------------------------------------------------------- loading
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu") -> "GraspDetector":
-        """Load a checkpoint (None = the shipped models/grasp6d_cpu.pt); its config comes from the file."""
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu",
+                        precision: str = "auto") -> "GraspDetector":
+        """Load a checkpoint (None = the shipped models/grasp6d_cpu.pt); its config comes from the file.
+        ``precision``: the heads' arithmetic, auto | float32 | bfloat16 (:func:`resolve_precision`)."""
         from grasp6d_core.model.checkpoint import SHIPPED, CheckpointError, load_into, read_checkpoint, shipped_checkpoint
         from grasp6d_core.model.config import validate_config
         from grasp6d_core.model.network import GraspNet6D
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        resolve_precision(precision, device)   # a bad value fails before the file is read
         path = Path(path) if path else shipped_checkpoint()
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path}: no such file" + (" (the shipped weights are missing from "
@@ -64,16 +73,17 @@ class GraspDetector:
             from grasp6d_core.model.contact_prior import ContactPrior
             prior = ContactPrior.from_state(blob["contact_prior"])
         info = {"path": str(path), "step": blob.get("step"), "config": cfg["name"], "data_recipe": blob.get("data_recipe")}
-        return cls(model.to(device), cfg, device, info, prior)
+        return cls(model.to(device), cfg, device, info, prior, precision)
 
     @classmethod
-    def from_config(cls, name: str = "cpu", device: str = "cpu", seed: int = 0) -> "GraspDetector":
+    def from_config(cls, name: str = "cpu", device: str = "cpu", seed: int = 0,
+                    precision: str = "auto") -> "GraspDetector":
         """An untrained network of a config (benchmarks, tests)."""
         from grasp6d_core.model.config import load_config
         from grasp6d_core.model.network import GraspNet6D
         torch.manual_seed(seed)
         cfg = load_config(name)
-        return cls(GraspNet6D(cfg).to(device), cfg, device)
+        return cls(GraspNet6D(cfg).to(device), cfg, device, precision=precision)
 
     # ------------------------------------------------------------------------------------------ inference
     def prepare(self, points: np.ndarray, normals: np.ndarray | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +118,9 @@ class GraspDetector:
         t0 = time.perf_counter()
         feats = self.model.backbone(p, self.model.point_features(n))
         t1 = time.perf_counter()
-        end = self.model.forward_heads(p, feats)
+        with torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            end = self.model.forward_heads(p, feats)
+        end = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in end.items()}
         grasps = decode_grasps(end, self.model.depths)
         self._context = (p, feats)  # for re-scoring refined grasps
         t2 = time.perf_counter()
