@@ -26,7 +26,7 @@ def test_model_parameters_are_read_only_and_a_crafted_checkpoint_runs_nothing(tm
 
         # A remote peer tries to change what the model is built from: refused, with the parameter named.
         changes = [Parameter("checkpoint", value=str(shipped_checkpoint())), Parameter("device", value="cuda"),
-                   Parameter("detector", value="antipodal")]
+                   Parameter("detector", value="antipodal"), Parameter("precision", value="float32")]
         answer = call_service(set_params, SetParameters.Request(parameters=[p.to_parameter_msg() for p in changes]))
         for change, result in zip(changes, answer.results):
             assert not result.successful and result.reason == f"Trying to set a read-only parameter: {change.name}."
@@ -48,3 +48,13 @@ def test_model_parameters_are_read_only_and_a_crafted_checkpoint_runs_nothing(tm
                 f"node is unconfigured: configure failed: model error: cannot load checkpoint '{evil}'")
             assert "refused, it holds a pickled io.open" in reply.message
         assert not marker.exists()
+
+
+def test_a_bad_precision_fails_the_model_load_with_a_reason_naming_the_choices():
+    """detector_node's precision parameter reaches the model load; a bad value is a DetectionError (configure
+    fails, the node stays up and answers with the reason) before the checkpoint is read."""
+    import pytest
+    from grasp6d_ros.detector_node import DetectionError, load_detector
+    with pytest.raises(DetectionError, match=r"model error: .*precision must be one of auto \| float32 \| bfloat16, got 'half'"):
+        load_detector("", "cpu", "half")
+    assert load_detector("", "cpu", "float32").precision == "float32"

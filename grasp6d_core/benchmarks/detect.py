@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from grasp6d_core.checks import require_at_least
 from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS
-from grasp6d_core.model.precision import PRECISIONS
+from grasp6d_core.model.precision import PRECISIONS, check_precision
 
 HELP = "GraspDetector speed: backbone_ms, heads_ms, collision_nms_ms, total_ms, gflop, train_step_ms"
 
@@ -27,8 +27,7 @@ class DetectBenchmark:
         require_at_least(self, {"threads": 1, "repeats": 1, "points": 1})
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {' | '.join(SCORINGS)}, got {self.scoring!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {' | '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
 
 
 SETTINGS = DetectBenchmark

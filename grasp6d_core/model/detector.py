@@ -21,7 +21,7 @@ from grasp6d_core.model.backbone import check_voxel_range
 from grasp6d_core.model.collision import collision_free
 from grasp6d_core.consensus import DEFAULT_SCORING, SCORINGS, consensus_rescore
 from grasp6d_core.model.geometry import grasp_rotation_torch
-from grasp6d_core.model.precision import resolve_precision
+from grasp6d_core.model.precision import check_precision, resolve_precision
 from grasp6d_core.normals import estimate_normals
 from grasp6d_core.physics import GripperGeometry
 
@@ -59,7 +59,7 @@ class GraspDetector:
         from grasp6d_core.model.network import GraspNet6D
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA device")
-        resolve_precision(precision, device)   # a bad value fails before the file is read
+        check_precision(precision)   # a bad value fails before the file is read
         path = Path(path) if path else shipped_checkpoint()
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path}: no such file" + (" (the shipped weights are missing from "

@@ -18,11 +18,16 @@ def native_bfloat16() -> bool:
         return False
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of PRECISIONS, else a ValueError naming them (no torch needed)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {' | '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def resolve_precision(precision: str, device: str) -> str:
     """'float32' or 'bfloat16' for the heads: 'auto' takes bfloat16 on a CPU with native bfloat16 matmuls,
     float32 otherwise (CUDA included: not measured there). ValueError for anything else."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {' | '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
+    if check_precision(precision) != "auto":
         return precision
     return "bfloat16" if device == "cpu" and native_bfloat16() else "float32"
