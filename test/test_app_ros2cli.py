@@ -139,19 +139,24 @@ def lifecycle_set(step: str, reached: str, env: dict[str, str], graph: LaunchedG
     """`ros2 lifecycle set /detector_node STEP`, then assert the node is in state ``reached``.
 
     The verb waits for the change_state answer with no time limit; if no answer comes within ``timeout`` (a lost
-    DDS reply on a loaded machine), do what a user does after Ctrl-C: `ros2 lifecycle get` until the node shows
-    it made the transition. The node must get there either way; the lost answer is printed."""
-    try:
-        run = typed(LIFECYCLE_SET.format(step), env, timeout=timeout, retype_when_hung=False)
-    except subprocess.TimeoutExpired:
-        print(f"`ros2 lifecycle set /detector_node {step}` gave no answer in {timeout:.0f} s; checking the state")
-        state = ""
-        for _ in range(10):
-            state = typed(LIFECYCLE_GET, env).stdout.strip()
-            if state == reached:
-                break
-        assert state == reached, (step, state, graph.output()[-3000:])
-        return
+    DDS reply or request on a loaded machine), do what a user does after Ctrl-C: `ros2 lifecycle get` until the
+    node shows it made the transition, and when it never started (the request was lost: the node's log shows no
+    transition), type the step once more. The node must get there either way; what was lost is printed."""
+    for attempt in range(2):
+        try:
+            run = typed(LIFECYCLE_SET.format(step), env, timeout=timeout, retype_when_hung=False)
+        except subprocess.TimeoutExpired:
+            print(f"`ros2 lifecycle set /detector_node {step}` gave no answer in {timeout:.0f} s; checking the state")
+            state = ""
+            for _ in range(10):
+                state = typed(LIFECYCLE_GET, env).stdout.strip()
+                if state == reached:
+                    return
+            if attempt == 0:
+                print(f"the node is still {state}: the request was lost; typed again")
+                continue
+            assert state == reached, (step, state, graph.output()[-3000:])
+        break
     assert "Transitioning successful" in run.stdout, (step, run.stdout + run.stderr, graph.output()[-3000:])
     assert typed(LIFECYCLE_GET, env).stdout.strip() == reached, (step, graph.output()[-3000:])
 
