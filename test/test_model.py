@@ -230,23 +230,27 @@ def test_cylinder_neighbours_do_not_depend_on_point_order(scene):
     assert np.array_equal(np.where(a_ok[..., None], pts[a_idx], 0), np.where(b_ok[..., None], pts[perm][b_idx], 0))
 
 
-def test_grouping_in_eval_mode_folds_its_batchnorms_into_the_point_mlp_without_changing_the_output(scene, monkeypatch):
-    """Inference folds bn1 / bn2 into the point MLP's weights (two fewer passes over every sample); with
-    non-trivial running statistics the output matches the unfolded layers, and training mode never folds."""
-    from grasp6d_core.model.grouping import CylinderGrouping
+def test_grouping_in_eval_mode_folds_its_batchnorms_and_goes_by_seed_blocks_without_changing_the_output(scene, monkeypatch):
+    """Inference folds bn1 / bn2 into the point MLP's weights (two fewer passes over every sample) and runs the
+    seeds a block at a time (a block size that leaves a partial last block, two clouds in the batch); with
+    non-trivial running statistics the output matches one unfolded pass, and training mode never folds."""
+    from grasp6d_core.model import grouping as grouping_module
     from grasp6d_core.model.geometry import grasp_rotation_torch
     torch.manual_seed(0)
-    grouping = CylinderGrouping(8, [0.02, 0.04], 16, -0.02, [0.01, 0.02, 0.03, 0.04], 12)
+    grouping = grouping_module.CylinderGrouping(8, [0.02, 0.04], 16, -0.02, [0.01, 0.02, 0.03, 0.04], 12)
     for bn in (grouping.bn1, grouping.bn2):
         bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.2, 3.0)
         bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.uniform_(-0.3, 0.3)
-    pts = torch.as_tensor(scene["points"], dtype=torch.float32)[None]
-    feats = torch.randn(1, pts.shape[1], 8)
+    one = torch.as_tensor(scene["points"], dtype=torch.float32)
+    pts = torch.stack([one, one.flip(0) + 0.01])                      # two clouds: per-cloud neighbour offsets
+    feats = torch.randn(2, pts.shape[1], 8)
     seeds = pts[:, ::150]
+    assert seeds.shape[1] % 7 != 0
     approach = torch.nn.functional.normalize(torch.randn_like(seeds), dim=-1)
     rot = grasp_rotation_torch(approach, torch.zeros_like(approach[..., 0]))
-    args = (pts, feats, seeds, rot, torch.randn(1, seeds.shape[1], 8))
+    args = (pts, feats, seeds, rot, torch.randn(2, seeds.shape[1], 8))
     grouping.eval()
+    monkeypatch.setattr(grouping_module, "INFERENCE_BLOCK", 7)
     with torch.no_grad():
         folded = grouping(*args)
         monkeypatch.setattr(grouping, "_inference_layers", lambda: None)

@@ -36,6 +36,7 @@ def cylinder_neighbours(points: np.ndarray, seeds: np.ndarray, radius: float, sa
     return out, ok
 
 
+INFERENCE_BLOCK = 256  # seeds per block of the inference pass: 256 × 64 samples × 64 channels = 4 MB per tensor
 POOL_BLOCK = 256  # seeds per block of depth_pool's winner search: 256 × 64 samples × 64 channels = 4 MB
 
 
@@ -103,28 +104,44 @@ class CylinderGrouping(nn.Module):
         d = len(self.depths)
         hmax = float(self.depths.max())
         layers = self._inference_layers() if not self.training else None
-        proj = self.point_proj(features) if layers is None else nn.functional.linear(features, layers["point"])  # (B, N, H)
+        # W_f·f per point; at inference with W_x's bias folded in, so a sample's first layer is one in-place addmm.
+        proj = self.point_proj(features) if layers is None else \
+            nn.functional.linear(features, layers["point"], layers["xyz"][1])  # (B, N, H)
         pts_np, seeds_np = points.detach().cpu().numpy(), seed_xyz.detach().cpu().numpy()
+        # Inference goes through the seeds a block at a time: each block's (B, block, K, H) sample features stay
+        # in cache through the MLP and the pooling, where whole-cloud passes were bound by memory bandwidth.
+        # Training keeps one pass (autograd holds every intermediate anyway).
+        block = m if layers is None else INFERENCE_BLOCK
         pooled = []
         for r in self.radii:
             reach = float(np.hypot(r, max(hmax, -self.hmin)))
             idx_list, ok_list = zip(*[cylinder_neighbours(pts_np[i], seeds_np[i], r, self.samples, reach) for i in range(b)])
             idx = torch.as_tensor(np.stack(idx_list), device=points.device)            # (B, M, K)
             ok = torch.as_tensor(np.stack(ok_list), device=points.device)
-            flat = (idx + torch.arange(b, device=idx.device).view(b, 1, 1) * points.shape[1]).reshape(-1)
-            nb_xyz = points.reshape(-1, 3).index_select(0, flat).view(b, m, self.samples, 3)
-            local = torch.einsum("bmkj,bmji->bmki", nb_xyz - seed_xyz[:, :, None], seed_rot)  # R^T (p - s)
-            inside = ok & (local[..., 1:].norm(dim=-1) <= r) & (local[..., 0] >= self.hmin) & (local[..., 0] <= hmax)
-            h = proj.reshape(-1, proj.shape[-1]).index_select(0, flat).view(b, m, self.samples, -1)
-            if layers is None:
-                h = h + self.xyz_proj(local / r)
-                h = torch.relu(self.bn1(h.reshape(-1, h.shape[-1]))).view_as(h)
-                h = torch.relu(self.bn2(self.fc2(h).reshape(-1, h.shape[-1]))).view_as(h)  # (B, M, K, H) >= 0
-            else:
-                h = torch.relu_(h + nn.functional.linear(local / r, *layers["xyz"]))
-                h = torch.relu_(nn.functional.linear(h, *layers["fc2"]))
-            pooled.append(depth_pool(h, inside, local[..., 0], self.depths))    # (B, M, D, H)
+            pooled.append(torch.cat([self._pool_radius(points, proj, seed_xyz[:, s:s + block], seed_rot[:, s:s + block],
+                                                       idx[:, s:s + block], ok[:, s:s + block], r, hmax, layers)
+                                     for s in range(0, m, block)], dim=1))             # (B, M, D, H)
         fused = self.fuse(torch.cat(pooled, dim=-1))                         # (B, M, D, C)
         seed = seed_feat[:, :, None].expand(-1, -1, d, -1)
         gate = torch.sigmoid(self.gate(torch.cat([seed, fused], dim=-1)))
         return seed + gate * fused
+
+    def _pool_radius(self, points: torch.Tensor, proj: torch.Tensor, seed_xyz: torch.Tensor, seed_rot: torch.Tensor,
+                     idx: torch.Tensor, ok: torch.Tensor, r: float, hmax: float, layers: dict | None) -> torch.Tensor:
+        """Per-depth pooled features (B, M, D, H) of the seeds' cylinders of radius ``r`` (neighbours ``idx``)."""
+        b, m, k = idx.shape
+        flat = (idx + torch.arange(b, device=idx.device).view(b, 1, 1) * points.shape[1]).reshape(-1)
+        nb_xyz = points.reshape(-1, 3).index_select(0, flat).view(b, m, k, 3)
+        local = torch.einsum("bmkj,bmji->bmki", nb_xyz - seed_xyz[:, :, None], seed_rot)  # R^T (p - s)
+        inside = ok & (local[..., 1:].norm(dim=-1) <= r) & (local[..., 0] >= self.hmin) & (local[..., 0] <= hmax)
+        h = proj.reshape(-1, proj.shape[-1]).index_select(0, flat).view(b, m, k, -1)
+        if layers is None:
+            h = h + self.xyz_proj(local / r)
+            h = torch.relu(self.bn1(h.reshape(-1, h.shape[-1]))).view_as(h)
+            h = torch.relu(self.bn2(self.fc2(h).reshape(-1, h.shape[-1]))).view_as(h)  # (B, M, K, H) >= 0
+        else:
+            # + W_x·xyz/r, in place (autocast skips in-place ops, so the operands take h's dtype by hand)
+            h.view(-1, h.shape[-1]).addmm_(local.reshape(-1, 3).to(h.dtype), (layers["xyz"][0].t() / r).to(h.dtype))
+            h = torch.relu_(h)
+            h = torch.relu_(nn.functional.linear(h, *layers["fc2"]))
+        return depth_pool(h, inside, local[..., 0], self.depths)

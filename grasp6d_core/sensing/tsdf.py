@@ -102,11 +102,15 @@ def nearest_to_voxel_centres(points: np.ndarray, voxel_size: float) -> np.ndarra
     cells = rounded.astype(np.int64) + KEY_LIMIT  # 21 bits per axis: exact keys for |coords| < KEY_LIMIT voxels
     keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
     off_centre = np.sum((scaled - rounded) ** 2, axis=1)
-    # One sort (of the voxel keys) and a per-voxel minimum; a full lexsort over (voxel, distance, x, y, z)
-    # gave the same choice 6x slower, and the grouping runs this four times per detection.
-    _, voxel = np.unique(keys, return_inverse=True)          # voxels numbered in key order
-    nearest = np.full(voxel.max() + 1, np.inf)
-    np.minimum.at(nearest, voxel, off_centre)
+    # One sort (of the voxel keys) and a per-voxel minimum over the sorted runs; a full lexsort over (voxel,
+    # distance, x, y, z) gave the same choice 6x slower, and np.minimum.at twice as slow as reduceat: the
+    # grouping runs this four times per detection.
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    new_voxel = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])
+    voxel = np.empty(len(keys), dtype=np.int64)
+    voxel[order] = np.cumsum(new_voxel) - 1                   # voxels numbered in key order
+    nearest = np.minimum.reduceat(off_centre[order], np.flatnonzero(new_voxel))
     candidates = np.flatnonzero(off_centre == nearest[voxel])
     chosen = np.empty(len(nearest), dtype=np.int64)
     alone = np.bincount(voxel[candidates], minlength=len(nearest))[voxel[candidates]] == 1
